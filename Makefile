@@ -1,0 +1,57 @@
+# Everything runs on loopback without Docker; state lives under .state/ (see README).
+SHELL := /bin/bash
+PY := .venv/bin/python
+WRITE_API_URL ?= http://127.0.0.1:8001
+SEARCH_API_URL ?= http://127.0.0.1:8002
+
+.PHONY: up down test lint services venv migrate platform demo status logs clean bench-write check-compose
+
+## up: install and start PostgreSQL, RabbitMQ, Elasticsearch and the four processes, load the demo catalogue
+up: services venv migrate platform demo
+	@echo
+	@echo "Write API   $(WRITE_API_URL)/docs"
+	@echo "Search API  $(SEARCH_API_URL)/docs   e.g. curl '$(SEARCH_API_URL)/products/search?q=hdmi+cable'"
+	@echo "Relay       http://127.0.0.1:$${RELAY_PORT:-8003}/metrics    Projector http://127.0.0.1:$${PROJECTOR_PORT:-8004}/metrics"
+	@echo "Stop with: make down"
+
+## down: stop the four processes and the services (data stays in .state/)
+down:
+	bash infra/platform.sh stop
+	bash infra/services.sh stop
+
+## test: start the services if needed and run the whole test suite against them
+test: services venv
+	$(PY) -m pytest
+
+## lint: ruff, mypy, and the compose file / Dockerfile checks
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy .
+	bash infra/check_compose.sh
+
+services:
+	bash infra/services.sh start
+
+venv:
+	bash infra/python.sh
+
+migrate: venv
+	$(PY) -m write_api.migrate
+
+platform: venv
+	bash infra/platform.sh start
+
+demo: venv
+	$(PY) -m write_api.demo --write-url $(WRITE_API_URL)
+
+status:
+	-bash infra/services.sh status
+	-bash infra/platform.sh status
+
+check-compose:
+	bash infra/check_compose.sh
+
+## clean: stop everything and delete all local state (databases, indices, logs)
+clean: down
+	rm -rf .state

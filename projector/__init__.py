@@ -1,0 +1,1 @@
+"""The projector: consumes events from RabbitMQ and keeps the Elasticsearch read models."""

@@ -1,0 +1,152 @@
+"""Applies a batch of events to one projection's documents: fetch, fold, one bulk write, optimistic concurrency.
+
+Idempotent and order-safe: every document keeps a map `stream_versions` (stream id -> last applied version). An
+event at or below that version was applied already (a redelivery or a relay replay) and is skipped; an event
+further ahead than the next version has arrived before its predecessor and is handed back for a later retry.
+Documents are written with `if_seq_no`/`if_primary_term` (or `create` when new), so two writers of the same
+document never overwrite each other: the loser re-reads and folds again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from elasticsearch import AsyncElasticsearch
+
+from projector.projections import Document, ProjectionSpec
+from shared.events.envelope import Envelope
+
+log = logging.getLogger(__name__)
+
+MAX_CONFLICT_ROUNDS = 10
+
+
+@dataclass
+class BatchResult:
+    # Index in the batch -> error text: poison events to park.
+    poison: dict[int, str] = field(default_factory=dict)
+    # Indexes of events that arrived before their predecessor: to be delivered again later.
+    early: set[int] = field(default_factory=set)
+    written: int = 0
+
+
+class TransientError(Exception):
+    """Elasticsearch could not take the write now (unavailable, overloaded): retry the batch later."""
+
+
+@dataclass
+class _Pending:
+    events: list[tuple[int, Envelope]]
+    doc: Document | None = None
+    seq_no: int | None = None
+    primary_term: int | None = None
+
+
+def fold(
+    spec: ProjectionSpec, doc: Document | None, events: list[tuple[int, Envelope]], result: BatchResult
+) -> tuple[Document | None, bool]:
+    """Apply events in order to a document; returns the new document and whether it changed."""
+    versions: dict[str, int] = dict(doc.get("stream_versions", {})) if doc else {}
+    blocked: set[str] = set()
+    changed = False
+    for index, event in events:
+        applied = versions.get(event.stream_id, 0)
+        if event.version <= applied:
+            continue  # duplicate
+        if event.version > applied + 1 or event.stream_id in blocked:
+            result.early.add(index)
+            blocked.add(event.stream_id)
+            continue
+        try:
+            new = spec.apply(doc, event)
+        except Exception as exc:  # noqa: BLE001 - a projection bug or bad payload: park this event, go on
+            result.poison[index] = f"{type(exc).__name__}: {exc}"
+            blocked.add(event.stream_id)
+            continue
+        versions[event.stream_id] = event.version
+        if new is not None:
+            doc = {
+                **new,
+                "stream_versions": versions,
+                "position": max(event.transaction_id, int(new.get("position", 0))),
+            }
+            changed = True
+    return doc, changed
+
+
+async def apply_batch(es: AsyncElasticsearch, index: str, spec: ProjectionSpec, batch: list[Envelope]) -> BatchResult:
+    result = BatchResult()
+    groups: dict[str, _Pending] = {}
+    for i, event in enumerate(batch):
+        doc_id = spec.document_id(event)
+        if doc_id is not None:
+            groups.setdefault(doc_id, _Pending([])).events.append((i, event))
+    for pending in groups.values():
+        pending.events.sort(key=lambda item: (item[1].transaction_id, item[1].global_position))
+    todo = dict(groups)
+    for _ in range(MAX_CONFLICT_ROUNDS):
+        if not todo:
+            return result
+        await _fetch(es, index, todo)
+        operations: list[dict[str, Any]] = []
+        ids: list[str] = []
+        for doc_id, pending in todo.items():
+            doc, changed = fold(spec, pending.doc, pending.events, result)
+            if not changed or doc is None:
+                continue
+            if pending.seq_no is None:
+                operations.append({"create": {"_index": index, "_id": doc_id}})
+            else:
+                operations.append(
+                    {
+                        "index": {
+                            "_index": index,
+                            "_id": doc_id,
+                            "if_seq_no": pending.seq_no,
+                            "if_primary_term": pending.primary_term,
+                        }
+                    }
+                )
+            operations.append(doc)
+            ids.append(doc_id)
+        retry: dict[str, _Pending] = {}
+        if operations:
+            response = await es.bulk(operations=operations)
+            if response.get("errors"):
+                for doc_id, item in zip(ids, response["items"], strict=True):
+                    outcome = next(iter(item.values()))
+                    status = outcome.get("status", 500)
+                    if status < 300:
+                        continue
+                    if status == 409:
+                        retry[doc_id] = _reset(todo[doc_id], result)
+                    elif status == 429 or status >= 500:
+                        raise TransientError(f"bulk item {doc_id}: {status} {outcome.get('error')}")
+                    else:
+                        for i, _event in todo[doc_id].events:
+                            result.poison[i] = f"elasticsearch rejected document {doc_id}: {outcome.get('error')}"
+            result.written += len(ids) - len(retry)
+        todo = retry
+    raise TransientError("documents kept conflicting with concurrent writers")
+
+
+def _reset(pending: _Pending, result: BatchResult) -> _Pending:
+    # Forget what the lost round decided about these events; the next round decides again on a fresh read.
+    for i, _event in pending.events:
+        result.early.discard(i)
+        result.poison.pop(i, None)
+    return _Pending(pending.events)
+
+
+async def _fetch(es: AsyncElasticsearch, index: str, todo: dict[str, _Pending]) -> None:
+    response = await es.mget(index=index, ids=list(todo))
+    for found in response["docs"]:
+        pending = todo[found["_id"]]
+        if found.get("found"):
+            pending.doc = found["_source"]
+            pending.seq_no = found["_seq_no"]
+            pending.primary_term = found["_primary_term"]
+        else:
+            pending.doc = pending.seq_no = pending.primary_term = None

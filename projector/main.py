@@ -1,0 +1,105 @@
+"""Projector entry points.
+
+python -m projector run       # consume and project (all projections, or PROJECTIONS=products,...)
+python -m projector status    # position and lag of each projection, parked messages
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+import aio_pika
+from elasticsearch import AsyncElasticsearch
+
+from projector.consumer import ProjectionWorker
+from projector.elastic import read_position
+from projector.projections import ProjectionSpec
+from projector.projections import products as products_projection
+from projector.settings import ProjectorSettings
+from shared.logging import configure_logging
+from shared.messaging import parked_queue_name, queue_name
+from shared.read_models import Projection
+from shared.web import elasticsearch_answers
+from shared.worker import ops_app, ops_server, stop_event_on_signals
+
+log = logging.getLogger(__name__)
+
+PROJECTIONS: dict[Projection, ProjectionSpec] = {
+    Projection.PRODUCTS: products_projection.SPEC,
+}
+
+
+def selected(settings: ProjectorSettings) -> list[ProjectionSpec]:
+    names = [n.strip() for n in settings.projections.split(",") if n.strip()]
+    unknown = [n for n in names if n not in {p.value for p in PROJECTIONS}]
+    if unknown:
+        raise SystemExit(f"unknown projection(s) {unknown}; known: {[p.value for p in PROJECTIONS]}")
+    return [PROJECTIONS[Projection(n)] for n in names]
+
+
+def elasticsearch_client(settings: ProjectorSettings) -> AsyncElasticsearch:
+    return AsyncElasticsearch(settings.elasticsearch_url, request_timeout=settings.elasticsearch_timeout_s)
+
+
+async def run(settings: ProjectorSettings) -> None:
+    stop = stop_event_on_signals()
+    es = elasticsearch_client(settings)
+    workers = [ProjectionWorker(settings, spec, es) for spec in selected(settings)]
+
+    async def ready() -> dict[str, bool]:
+        return {
+            "elasticsearch": await elasticsearch_answers(es),
+            **{f"rabbitmq:{w.name}": w.connected for w in workers},
+        }
+
+    server = ops_server(ops_app("Projector", ready), settings.projector_port, settings.ops_host)
+    server_task = asyncio.create_task(server.serve())
+    try:
+        await asyncio.gather(*(w.run(stop) for w in workers))
+    finally:
+        server.should_exit = True
+        await server_task
+        await es.close()
+
+
+async def status(settings: ProjectorSettings) -> int:
+    es = elasticsearch_client(settings)
+    connection = await aio_pika.connect(settings.rabbitmq_url)
+    try:
+        channel = await connection.channel()
+        for spec in selected(settings):
+            position = await read_position(es, settings.elasticsearch_prefix, spec.projection)
+            waiting = parked = -1
+            try:
+                waiting = (
+                    await channel.declare_queue(
+                        queue_name(settings.rabbitmq_prefix, spec.projection.value), passive=True
+                    )
+                ).declaration_result.message_count or 0
+                parked = (
+                    await channel.declare_queue(
+                        parked_queue_name(settings.rabbitmq_prefix, spec.projection.value), passive=True
+                    )
+                ).declaration_result.message_count or 0
+            except aio_pika.exceptions.ChannelClosed:
+                channel = await connection.channel()
+            sys.stdout.write(f"{spec.projection.value}: position {position}, waiting {waiting}, parked {parked}\n")
+    finally:
+        await connection.close()
+        await es.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m projector")
+    parser.add_argument("command", choices=["run", "status"])
+    args = parser.parse_args(argv)
+    settings = ProjectorSettings()
+    configure_logging(settings.log_level)
+    if args.command == "run":
+        asyncio.run(run(settings))
+    else:
+        raise SystemExit(asyncio.run(status(settings)))

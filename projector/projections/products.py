@@ -1,0 +1,160 @@
+"""The `products` read model: catalogue fields for shopper search, plus stock (fed by inventory streams, later)."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from projector.projections import Document, ProjectionSpec
+from shared.events.envelope import Envelope
+from shared.events.payloads import (
+    Money,
+    ProductDetailsChanged,
+    ProductDiscontinued,
+    ProductPriceChanged,
+    ProductRegistered,
+)
+from shared.events.registry import EVENT_TYPES, decode
+from shared.read_models import Projection
+
+_TAG = re.compile(r"<[^>]+>")
+_SPACE = re.compile(r"\s+")
+
+# Categories derived from words of the product name when the catalogue gives none (marked category_derived).
+# Checked in order; the first match wins. Keys are lower-case phrases.
+DERIVED_CATEGORIES: tuple[tuple[str, str], ...] = (
+    ("toner", "Toner cartridges"),
+    ("ink cartridge", "Ink cartridges"),
+    ("ink", "Ink cartridges"),
+    ("notebook", "Notebooks"),
+    ("laptop", "Notebooks"),
+    ("tablet", "Tablets"),
+    ("smartphone", "Smartphones"),
+    ("mobile phone", "Smartphones"),
+    ("monitor", "Monitors"),
+    ("projector", "Projectors"),
+    ("printer", "Printers"),
+    ("scanner", "Scanners"),
+    ("hdmi cable", "Cables"),
+    ("cable", "Cables"),
+    ("adapter", "Adapters"),
+    ("charger", "Chargers"),
+    ("battery", "Batteries"),
+    ("keyboard", "Keyboards"),
+    ("mouse", "Mice"),
+    ("headset", "Headphones"),
+    ("headphone", "Headphones"),
+    ("speaker", "Speakers"),
+    ("memory", "Memory"),
+    ("hard drive", "Storage"),
+    ("hdd", "Storage"),
+    ("ssd", "Storage"),
+    ("usb flash drive", "Storage"),
+    ("server", "Servers"),
+    ("switch", "Networking"),
+    ("router", "Networking"),
+    ("access point", "Networking"),
+    ("case", "Cases and bags"),
+    ("bag", "Cases and bags"),
+    ("camera", "Cameras"),
+    ("tv", "TVs"),
+    ("processor", "Processors"),
+    ("graphics card", "Graphics cards"),
+    ("motherboard", "Motherboards"),
+    ("software", "Software"),
+    ("license", "Software"),
+    ("paper", "Paper"),
+)
+
+
+def strip_html(text: str | None) -> str | None:
+    if text is None:
+        return None
+    cleaned = _SPACE.sub(" ", html.unescape(_TAG.sub(" ", text))).strip()
+    return cleaned or None
+
+
+def derive_category(name: str) -> str | None:
+    words = f" {_SPACE.sub(' ', re.sub(r'[^a-z0-9]+', ' ', name.lower()))} "
+    for phrase, category in DERIVED_CATEGORIES:
+        if f" {phrase} " in words or f" {phrase}s " in words:
+            return category
+    return None
+
+
+def _catalogue_fields(
+    name: str, description: str | None, brand: str | None, category: str | None, attributes: dict[str, str]
+) -> dict[str, Any]:
+    category_in = category
+    derived = category is None
+    if derived:
+        category = derive_category(name)
+    suggest_inputs = [name[:100]]
+    if brand:
+        suggest_inputs.append(f"{brand} {attributes.get('model', '')}".strip()[:100])
+    return {
+        # What the catalogue said, kept unindexed so that a partial change can be applied to it.
+        "catalogue": {
+            "name": name,
+            "description": description,
+            "brand": brand,
+            "category": category_in,
+            "attributes": attributes,
+        },
+        "name": name,
+        "description": strip_html(description),
+        "brand": brand,
+        "category": category,
+        "category_derived": derived and category is not None,
+        "attributes": [f"{k}={v}" for k, v in sorted(attributes.items())],
+        "attributes_text": " ".join(v for k, v in sorted(attributes.items()) if k != "ean"),
+        "model": attributes.get("model"),
+        "suggest": {"input": suggest_inputs},
+    }
+
+
+def _price(price: Money) -> dict[str, Any]:
+    return {"price": float(price.amount), "price_cents": price.cents(), "currency": price.currency}
+
+
+def apply(doc: Document | None, event: Envelope) -> Document | None:
+    if event.event_type not in EVENT_TYPES:
+        return doc  # tolerant reader: an event type this code does not know changes nothing
+    payload = decode(event.event_type, event.schema_version, event.data)
+    recorded = event.recorded_at.isoformat()
+    match payload:
+        case ProductRegistered():
+            base = doc or {"in_stock": False, "available": 0, "warehouses": []}
+            return {
+                **base,
+                "sku": payload.sku,
+                **_catalogue_fields(
+                    payload.name, payload.description, payload.brand, payload.category, payload.attributes
+                ),
+                **_price(payload.price),
+                "status": "active",
+                "registered_at": recorded,
+                "updated_at": recorded,
+            }
+        case ProductDetailsChanged() if doc is not None:
+            current = {**doc["catalogue"], **payload.changes}
+            return {**doc, **_catalogue_fields(**current), "updated_at": recorded}
+        case ProductPriceChanged() if doc is not None:
+            return {**doc, **_price(payload.price), "updated_at": recorded}
+        case ProductDiscontinued() if doc is not None:
+            return {**doc, "status": "discontinued", "updated_at": recorded}
+    return doc
+
+
+def document_id(event: Envelope) -> str | None:
+    if event.stream_type == "product":
+        return str(event.data.get("sku") or event.stream_id.removeprefix("product-"))
+    return None
+
+
+SPEC = ProjectionSpec(
+    projection=Projection.PRODUCTS,
+    document_id=document_id,
+    apply=apply,
+)

@@ -1,0 +1,1 @@
+"""The search API: every read, answered from the Elasticsearch read models only."""

@@ -1,0 +1,43 @@
+"""FastAPI dependencies of the search API, as Annotated aliases."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from elasticsearch import AsyncElasticsearch
+from fastapi import Depends, Header, Query, Request
+
+from search_api.settings import SearchApiSettings
+from shared.auth import KeyRing, Role
+from shared.web import authorize
+
+
+def get_es(request: Request) -> AsyncElasticsearch:
+    es: AsyncElasticsearch = request.app.state.es
+    return es
+
+
+def get_settings(request: Request) -> SearchApiSettings:
+    settings: SearchApiSettings = request.app.state.settings
+    return settings
+
+
+Es = Annotated[AsyncElasticsearch, Depends(get_es)]
+Settings = Annotated[SearchApiSettings, Depends(get_settings)]
+
+
+def require(*roles: Role) -> Any:
+    required = frozenset(roles)
+
+    def dependency(request: Request, authorization: Annotated[str | None, Header()] = None) -> Role:
+        keyring: KeyRing = request.app.state.keyring
+        return authorize(keyring, authorization, required)
+
+    return Depends(dependency)
+
+
+StockReader = Annotated[Role, require(Role.WAREHOUSE, Role.BACKOFFICE)]
+OrderReader = Annotated[Role, require(Role.BACKOFFICE)]
+
+MinPosition = Annotated[int | None, Query(ge=0, lt=2**53, description="a `position` returned by the write API")]
+WaitMs = Annotated[int | None, Query(ge=0, le=10_000, description="how long to wait for min_position (ms)")]

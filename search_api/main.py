@@ -1,0 +1,59 @@
+"""The search API: `uvicorn search_api.main:create_app --factory --port 8002`. Reads Elasticsearch only."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from elastic_transport import ConnectionError as EsConnectionError
+from elastic_transport import ConnectionTimeout
+from elasticsearch import AsyncElasticsearch
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from search_api.routes import products
+from search_api.settings import SearchApiSettings
+from shared.auth import parse_api_keys
+from shared.logging import configure_logging
+from shared.web import (
+    elasticsearch_answers,
+    error_response,
+    install_error_handlers,
+    install_metrics_middleware,
+    ops_router,
+)
+
+
+def create_app(settings: SearchApiSettings | None = None) -> FastAPI:
+    settings = settings or SearchApiSettings()
+    configure_logging(settings.log_level)
+    keyring = parse_api_keys(settings.api_keys, settings.environment)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        es = AsyncElasticsearch(settings.elasticsearch_url, request_timeout=settings.elasticsearch_timeout_s)
+        app.state.es = es
+        app.state.settings = settings
+        app.state.keyring = keyring
+        try:
+            yield
+        finally:
+            await es.close()
+
+    app = FastAPI(title="Search API", version="1", lifespan=lifespan)
+
+    async def ready() -> dict[str, bool]:
+        return {"elasticsearch": await elasticsearch_answers(app.state.es)}
+
+    async def on_unavailable(_: Request, exc: Exception) -> JSONResponse:
+        return error_response(
+            503, "unavailable", "the search backend does not answer; retry shortly", headers={"Retry-After": "1"}
+        )
+
+    install_error_handlers(app)
+    app.add_exception_handler(EsConnectionError, on_unavailable)
+    app.add_exception_handler(ConnectionTimeout, on_unavailable)
+    install_metrics_middleware(app)
+    app.include_router(ops_router(ready))
+    app.include_router(products.router)
+    return app

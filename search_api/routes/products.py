@@ -1,0 +1,166 @@
+"""Public product routes: search, suggestions, detail."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse
+
+from search_api.consistency import ensure_position
+from search_api.dependencies import Es, MinPosition, Settings, WaitMs
+from search_api.queries.products import PRICE_RANGES, ProductSearch, ProductSort, build_search, build_suggest
+from search_api.settings import SearchApiSettings
+from shared.read_models import Projection, alias_name
+from shared.web import ApiError
+
+router = APIRouter(prefix="/products", tags=["products"])
+
+SKU_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+PRODUCTS = (Projection.PRODUCTS,)
+
+
+def _wait(settings: SearchApiSettings, wait_ms: int | None) -> int:
+    return min(settings.max_wait_ms, settings.default_wait_ms if wait_ms is None else wait_ms)
+
+
+def _item(hit: dict[str, Any]) -> dict[str, Any]:
+    source = hit["_source"]
+    return {
+        "sku": source["sku"],
+        "name": source["name"],
+        "brand": source.get("brand"),
+        "category": source.get("category"),
+        "category_derived": source.get("category_derived", False),
+        "price": {"amount": f"{source['price']:.2f}", "currency": source.get("currency", "USD")},
+        "in_stock": source.get("in_stock", False),
+        "available": source.get("available", 0),
+        "highlight": hit.get("highlight", {}),
+        "score": hit.get("_score"),
+    }
+
+
+def _facets(aggs: dict[str, Any]) -> dict[str, Any]:
+    price_buckets = aggs["price"]["values"]["buckets"]
+    return {
+        "brand": [{"value": b["key"], "count": b["doc_count"]} for b in aggs["brand"]["values"]["buckets"]],
+        "category": [{"value": b["key"], "count": b["doc_count"]} for b in aggs["category"]["values"]["buckets"]],
+        "price": [
+            {"from": lo, "to": hi, "count": b["doc_count"]}
+            for (lo, hi), b in zip(PRICE_RANGES, price_buckets, strict=True)
+        ],
+    }
+
+
+@router.get("/search")
+async def search_products(
+    es: Es,
+    settings: Settings,
+    q: Annotated[str | None, Query(max_length=500)] = None,
+    brand: Annotated[list[str] | None, Query(max_length=50)] = None,
+    category: Annotated[list[str] | None, Query(max_length=50)] = None,
+    price_min: Annotated[float | None, Query(ge=0)] = None,
+    price_max: Annotated[float | None, Query(ge=0)] = None,
+    in_stock: bool | None = None,
+    warehouse: Annotated[str | None, Query(max_length=64)] = None,
+    sort: ProductSort = "relevance",
+    page: Annotated[int, Query(ge=1)] = 1,
+    size: Annotated[int, Query(ge=1, le=100)] = 20,
+    min_position: MinPosition = None,
+    wait_ms: WaitMs = None,
+) -> JSONResponse:
+    if price_min is not None and price_max is not None and price_min > price_max:
+        raise ApiError(
+            422,
+            "validation_failed",
+            "price_min is above price_max",
+            {"fields": {"price_min": "must not exceed price_max"}},
+        )
+    if page * size > 10_000:
+        raise ApiError(
+            422,
+            "validation_failed",
+            "page and size reach past 10,000 results; use cursor",
+            {"fields": {"page": "page * size must be at most 10000"}},
+        )
+    params = ProductSearch(
+        q=q.strip() if q and q.strip() else None,
+        brand=tuple(brand or ()),
+        category=tuple(category or ()),
+        price_min=price_min,
+        price_max=price_max,
+        in_stock=in_stock,
+        warehouse=warehouse,
+        sort=sort,
+        page=page,
+        size=size,
+    )
+    consistency = await ensure_position(
+        es, settings.elasticsearch_prefix, PRODUCTS, min_position, _wait(settings, wait_ms)
+    )
+    response = await es.search(
+        index=alias_name(settings.elasticsearch_prefix, Projection.PRODUCTS), body=build_search(params)
+    )
+    body = {
+        "total": response["hits"]["total"]["value"],
+        "items": [_item(hit) for hit in response["hits"]["hits"]],
+        "facets": _facets(response["aggregations"]),
+        "next_cursor": None,
+    }
+    return JSONResponse(body, headers=consistency.headers())
+
+
+@router.get("/suggest")
+async def suggest_products(
+    es: Es,
+    settings: Settings,
+    q: Annotated[str, Query(min_length=1, max_length=100)],
+    size: Annotated[int, Query(ge=1, le=20)] = 10,
+    min_position: MinPosition = None,
+    wait_ms: WaitMs = None,
+) -> JSONResponse:
+    consistency = await ensure_position(
+        es, settings.elasticsearch_prefix, PRODUCTS, min_position, _wait(settings, wait_ms)
+    )
+    response = await es.search(
+        index=alias_name(settings.elasticsearch_prefix, Projection.PRODUCTS), body=build_suggest(q, size)
+    )
+    options = response["suggest"]["products"][0]["options"]
+    suggestions = [{"text": o["text"], "sku": o["_source"]["sku"]} for o in options]
+    return JSONResponse({"suggestions": suggestions}, headers=consistency.headers())
+
+
+@router.get("/{sku}")
+async def get_product(
+    es: Es,
+    settings: Settings,
+    sku: Annotated[str, Path(pattern=SKU_PATTERN)],
+    min_position: MinPosition = None,
+    wait_ms: WaitMs = None,
+) -> JSONResponse:
+    consistency = await ensure_position(
+        es, settings.elasticsearch_prefix, PRODUCTS, min_position, _wait(settings, wait_ms)
+    )
+    try:
+        found = await es.get(index=alias_name(settings.elasticsearch_prefix, Projection.PRODUCTS), id=sku)
+    except Exception as exc:
+        if getattr(getattr(exc, "meta", None), "status", None) == 404:
+            raise ApiError(404, "not_found", f"product {sku} does not exist", {"sku": sku}) from exc
+        raise
+    source = found["_source"]
+    body = {
+        "sku": source["sku"],
+        "name": source["name"],
+        "description": source.get("description"),
+        "brand": source.get("brand"),
+        "category": source.get("category"),
+        "category_derived": source.get("category_derived", False),
+        "price": {"amount": f"{source['price']:.2f}", "currency": source.get("currency", "USD")},
+        "attributes": source.get("catalogue", {}).get("attributes", {}),
+        "status": source.get("status"),
+        "in_stock": source.get("in_stock", False),
+        "available": source.get("available", 0),
+        "warehouses": source.get("warehouses", []),
+        "version": source.get("stream_versions", {}).get(f"product-{sku}"),
+    }
+    return JSONResponse(body, headers=consistency.headers())

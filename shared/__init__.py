@@ -1,0 +1,1 @@
+"""Contracts and stateless plumbing imported by the write side, the projector and the search API."""

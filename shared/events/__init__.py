@@ -1,0 +1,1 @@
+"""Event schemas, type registry, upcasters and the message envelope."""

@@ -1,0 +1,165 @@
+"""HTTP plumbing both APIs share: the error envelope, request metrics, operations routes and API-key checks."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.auth import KeyRing, Role, allowed
+
+log = logging.getLogger(__name__)
+
+REQUESTS = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "HTTP request latency",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+
+class ApiError(Exception):
+    """An error with its HTTP status and a stable snake_case code, rendered as the contract's error envelope."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = dict(details or {})
+        self.headers = dict(headers or {})
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "details": dict(details or {})}}
+    return JSONResponse(status_code=status, content=body, headers=dict(headers or {}))
+
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_api_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ApiError)
+        return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+    async def on_validation(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        fields: dict[str, str] = {}
+        malformed = False
+        for err in exc.errors():
+            if err.get("type") == "json_invalid":
+                malformed = True
+            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+            fields[".".join(loc) or "body"] = str(err.get("msg", "invalid"))
+        if malformed:
+            return error_response(400, "malformed_request", "the request body is not valid JSON", {"fields": fields})
+        return error_response(422, "validation_failed", "the request has invalid fields", {"fields": fields})
+
+    async def on_http(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = _STATUS_CODES.get(exc.status_code, "error")
+        return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+
+    async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return error_response(500, "internal_error", "an unexpected error occurred")
+
+    app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+def install_metrics_middleware(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        LATENCY.labels(request.method, path).observe(time.perf_counter() - started)
+        REQUESTS.labels(request.method, path, str(response.status_code)).inc()
+        return response
+
+
+def ops_router(ready: Callable[[], Awaitable[dict[str, bool]]]) -> APIRouter:
+    """`/healthz` (the process is alive), `/readyz` (its dependencies answer), `/metrics` (Prometheus text)."""
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz() -> Response:
+        checks = await ready()
+        ok = all(checks.values())
+        if ok:
+            return JSONResponse({"status": "ready", "checks": checks})
+        return error_response(
+            503, "not_ready", "a dependency does not answer", {"checks": checks}, headers={"Retry-After": "1"}
+        )
+
+    @router.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def authorize(keyring: KeyRing, authorization: str | None, required: frozenset[Role]) -> Role:
+    """Role of the bearer key, or 401 (no or unknown key) / 403 (a key whose role may not do this)."""
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise ApiError(
+            401,
+            "unauthorized",
+            "an API key is required: Authorization: Bearer <key>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    role = keyring.role_for(authorization[7:].strip())
+    if role is None:
+        raise ApiError(401, "unauthorized", "the API key is not valid", headers={"WWW-Authenticate": "Bearer"})
+    if not allowed(role, required):
+        raise ApiError(
+            403, "forbidden", f"role {role.value} may not do this", {"required": sorted(r.value for r in required)}
+        )
+    return role
+
+
+async def elasticsearch_answers(es: object) -> bool:
+    """Readiness probe. Not `ping()` (HEAD /): the integ-test distribution has no root endpoint."""
+    try:
+        health = await es.cluster.health(timeout="2s")  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - any failure means not ready
+        return False
+    return health.get("status") in ("green", "yellow")

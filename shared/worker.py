@@ -1,0 +1,39 @@
+"""What the two worker processes (relay, projector) share: an operations HTTP server and signal handling."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable, Iterator
+
+import uvicorn
+from fastapi import FastAPI
+
+from shared.web import ops_router
+
+
+def ops_app(title: str, ready: Callable[[], Awaitable[dict[str, bool]]]) -> FastAPI:
+    app = FastAPI(title=title, docs_url=None, redoc_url=None)
+    app.include_router(ops_router(ready))
+    return app
+
+
+class _OpsServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # the worker owns SIGTERM/SIGINT (stop_event_on_signals) and stops this server itself
+
+
+def ops_server(app: FastAPI, port: int, host: str = "127.0.0.1") -> uvicorn.Server:
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
+    return _OpsServer(config)
+
+
+def stop_event_on_signals() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT, so the worker can finish its batch and exit cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop

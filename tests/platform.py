@@ -1,0 +1,147 @@
+"""Runs the platform's four real processes for a test, against the session's namespace of the real services."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tests.services import ROOT
+
+KEYS = {role: f"dev-{role}-key" for role in ("catalog", "warehouse", "storefront", "backoffice", "admin")}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Platform:
+    env: dict[str, str]
+    log_dir: Path
+    ports: dict[str, int]
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def write_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['write_api']}"
+
+    @property
+    def search_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['search_api']}"
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def command(self, name: str) -> list[str]:
+        py = sys.executable
+        return {
+            "write_api": [
+                py,
+                "-m",
+                "uvicorn",
+                "write_api.main:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.ports["write_api"]),
+                "--no-access-log",
+            ],
+            "relay": [py, "-m", "write_api.relay"],
+            "projector": [py, "-m", "projector", "run"],
+            "search_api": [
+                py,
+                "-m",
+                "uvicorn",
+                "search_api.main:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.ports["search_api"]),
+                "--no-access-log",
+            ],
+        }[name]
+
+    def start(self, name: str, wait: bool = True, **extra_env: str) -> None:
+        log = (self.log_dir / f"{name}.log").open("ab")
+        self.processes[name] = subprocess.Popen(
+            self.command(name),
+            cwd=ROOT,
+            env={**self.env, **extra_env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        if wait:
+            self.wait_ready(name)
+
+    def wait_ready(self, name: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            process = self.processes[name]
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode}:\n{self.tail(name)}")
+            try:
+                if httpx.get(f"{self.url(name)}/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{name} not ready in {timeout} s:\n{self.tail(name)}")
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        process = self.processes.pop(name)
+        process.send_signal(sig)
+        process.wait(timeout=30)
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            process = self.processes.pop(name)
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def tail(self, name: str, lines: int = 30) -> str:
+        path = self.log_dir / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+
+def platform_env(
+    database_url: str,
+    rabbitmq_url: str,
+    rabbitmq_prefix: str,
+    elasticsearch_url: str,
+    elasticsearch_prefix: str,
+    ports: dict[str, int],
+) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("API_KEYS", "DATABASE_", "RABBITMQ_", "ELASTIC"))}
+    env.update(
+        {
+            "ENVIRONMENT": "development",
+            "API_KEYS": "",
+            "LOG_LEVEL": "INFO",
+            "DATABASE_URL": database_url,
+            "RABBITMQ_URL": rabbitmq_url,
+            "RABBITMQ_PREFIX": rabbitmq_prefix,
+            "ELASTICSEARCH_URL": elasticsearch_url,
+            "ELASTICSEARCH_PREFIX": elasticsearch_prefix,
+            "RELAY_PORT": str(ports["relay"]),
+            "PROJECTOR_PORT": str(ports["projector"]),
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    return env

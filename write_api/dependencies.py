@@ -1,0 +1,62 @@
+"""FastAPI dependencies of the write API, as Annotated aliases."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+
+from shared.auth import KeyRing, Role
+from shared.web import ApiError, authorize
+from write_api.event_store.records import EventStore
+
+
+def get_store(request: Request) -> EventStore:
+    store: EventStore = request.app.state.store
+    return store
+
+
+Store = Annotated[EventStore, Depends(get_store)]
+
+
+def _keyring(request: Request) -> KeyRing:
+    keyring: KeyRing = request.app.state.keyring
+    return keyring
+
+
+def require(*roles: Role) -> Any:
+    required = frozenset(roles)
+
+    def dependency(request: Request, authorization: Annotated[str | None, Header()] = None) -> Role:
+        return authorize(_keyring(request), authorization, required)
+
+    return Depends(dependency)
+
+
+CatalogRole = Annotated[Role, require(Role.CATALOG)]
+WarehouseRole = Annotated[Role, require(Role.WAREHOUSE)]
+StorefrontRole = Annotated[Role, require(Role.STOREFRONT)]
+BackofficeRole = Annotated[Role, require(Role.BACKOFFICE)]
+
+
+def parse_if_match(if_match: Annotated[str | None, Header()] = None) -> int | None:
+    if if_match is None:
+        return None
+    value = if_match.strip().strip('"').removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise ApiError(400, "malformed_request", "If-Match must be a stream version (a non-negative integer)")
+    return int(value)
+
+
+IfMatch = Annotated[int | None, Depends(parse_if_match)]
+
+
+def command_metadata(role: Role, correlation_id: str | None = None, causation_id: str | None = None) -> dict[str, Any]:
+    command_id = str(uuid.uuid4())
+    return {
+        "command_id": command_id,
+        "correlation_id": correlation_id or command_id,
+        "causation_id": causation_id or command_id,
+        "actor": role.value,
+    }

@@ -1,0 +1,1 @@
+"""Event store: the PostgreSQL implementation, an in-memory twin for unit tests, and their shared records."""

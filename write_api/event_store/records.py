@@ -1,0 +1,124 @@
+"""What goes into the store and what comes out of it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    event_type: str
+    schema_version: int
+    data: dict[str, Any]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    event_id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    global_position: int
+    transaction_id: int
+    stream_id: str
+    stream_type: str
+    version: int
+    event_id: uuid.UUID
+    event_type: str
+    schema_version: int
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    recorded_at: datetime
+
+    @property
+    def read_order(self) -> ReadPosition:
+        return ReadPosition(self.transaction_id, self.global_position)
+
+
+@dataclass(frozen=True, order=True)
+class ReadPosition:
+    """A place in the read side's order: (writing transaction id, global position). See queries.py."""
+
+    transaction_id: int
+    global_position: int
+
+
+START = ReadPosition(0, 0)
+
+
+@dataclass(frozen=True)
+class StreamAppend:
+    stream_id: str
+    stream_type: str
+    expected_version: int  # 0: the stream must not exist yet
+    events: tuple[NewEvent, ...]
+    # Latest state after these events, stored as the stream's snapshot in the same transaction (None: keep none).
+    snapshot: dict[str, Any] | None = None
+    snapshot_schema_version: int = 1
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    key: str
+    request_hash: str
+    status_code: int
+    response: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PendingIdempotency:
+    """An Idempotency-Key to record with the events; its response is rendered once the position is known."""
+
+    key: str
+    request_hash: str
+    status_code: int
+    render: Callable[[AppendResult], dict[str, Any]]
+
+    def record(self, result: AppendResult) -> IdempotencyRecord:
+        return IdempotencyRecord(self.key, self.request_hash, self.status_code, self.render(result))
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    # The read-your-writes token: the id of the transaction that committed these events. The read side applies
+    # transactions in id order, so a projection that has applied every transaction up to this id has seen the write.
+    position: int
+    versions: dict[str, int]  # stream id -> new version
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    stream_id: str
+    version: int
+    schema_version: int
+    state: dict[str, Any]
+    transaction_id: int  # of the transaction that wrote it
+
+
+@dataclass(frozen=True)
+class ReadAllResult:
+    events: list[RecordedEvent]
+    # Every transaction with id <= watermark has committed (or aborted) and all its events are in `events` or
+    # before `after`: the position a reader has reached once it has handled this batch.
+    watermark: int
+
+
+class EventStore(Protocol):
+    async def append(self, appends: list[StreamAppend], idempotency: PendingIdempotency | None = None) -> AppendResult:
+        """Append to every stream atomically, each at its expected version; store snapshots and the idempotency
+        record in the same transaction. Raises WrongExpectedVersion or IdempotencyKeyTaken and appends nothing."""
+        ...
+
+    async def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]: ...
+
+    async def load_snapshot(self, stream_id: str) -> Snapshot | None: ...
+
+    async def read_all(self, after: ReadPosition, limit: int) -> ReadAllResult: ...
+
+    async def get_idempotency(self, key: str) -> IdempotencyRecord | None: ...
+
+    async def save_idempotency(self, record: IdempotencyRecord) -> None:
+        """For a command that appended nothing; raises IdempotencyKeyTaken if the key exists."""
+        ...

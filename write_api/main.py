@@ -1,0 +1,98 @@
+"""The write API: `uvicorn write_api.main:create_app --factory --port 8001`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.auth import parse_api_keys
+from shared.logging import configure_logging
+from shared.web import error_response, install_error_handlers, install_metrics_middleware, ops_router
+from write_api.event_store.store import PostgresEventStore, create_pool
+from write_api.routes import products
+from write_api.settings import WriteApiSettings
+
+log = logging.getLogger(__name__)
+
+
+class BodySizeLimit:
+    """Refuse bodies over the limit with 413 before the route reads them (declared or streamed size)."""
+
+    def __init__(self, app: ASGIApp, default_limit: int, limits: dict[str, int]) -> None:
+        self.app = app
+        self.default_limit = default_limit
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limits.get(scope["path"], self.default_limit)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(limit, scope, receive, send)
+            return
+        seen = 0
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send)
+        except _TooLarge:
+            await self._refuse(limit, scope, receive, send)
+
+    @staticmethod
+    async def _refuse(limit: int, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(413, "payload_too_large", f"the request body exceeds {limit} bytes", {"limit": limit})
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(settings: WriteApiSettings | None = None) -> FastAPI:
+    settings = settings or WriteApiSettings()
+    configure_logging(settings.log_level)
+    keyring = parse_api_keys(settings.api_keys, settings.environment)  # refuse bad keys before serving
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = await create_pool(settings.database_url, settings.database_pool_min, settings.database_pool_max)
+        app.state.pool = pool
+        app.state.store = PostgresEventStore(pool)
+        app.state.keyring = keyring
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    # Clients that forget `Content-Type: application/json` still send JSON; accept it.
+    app = FastAPI(title="Write API", version="1", lifespan=lifespan, strict_content_type=False)
+
+    async def ready() -> dict[str, bool]:
+        try:
+            await app.state.pool.fetchval("SELECT 1", timeout=2)
+            return {"postgres": True}
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            return {"postgres": False}
+
+    install_error_handlers(app)
+    install_metrics_middleware(app)
+    app.include_router(ops_router(ready))
+    app.include_router(products.router)
+    limits: dict[str, Any] = {"/products/import": settings.import_max_bytes}
+    app.add_middleware(BodySizeLimit, default_limit=settings.max_body_bytes, limits=limits)
+    return app

@@ -1,0 +1,1 @@
+"""HTTP routes of the write API, one module per aggregate."""

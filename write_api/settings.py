@@ -1,0 +1,21 @@
+"""Settings of the write API and the relay."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from shared.config import AuthSettings, PostgresSettings, RabbitSettings
+
+
+class WriteApiSettings(PostgresSettings, AuthSettings):
+    # Largest request body accepted (bytes); the catalogue import route allows IMPORT_MAX_BYTES.
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    import_max_bytes: int = Field(default=64 * 1_048_576, ge=1024)
+
+
+class RelaySettings(PostgresSettings, RabbitSettings):
+    relay_name: str = "main"
+    relay_port: int = 8003
+    relay_batch_size: int = Field(default=500, ge=1, le=10_000)
+    # Poll this often even without a NOTIFY (a lost notification must not stall the relay).
+    relay_poll_interval_s: float = Field(default=0.5, gt=0)
