@@ -43,7 +43,7 @@ platform: venv
 	bash infra/platform.sh start
 
 demo: venv
-	$(PY) -m write_api.demo --write-url $(WRITE_API_URL)
+	$(PY) -m write_api.seed --write-url $(WRITE_API_URL)
 
 status:
 	-bash infra/services.sh status

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 from shared.auth import Role
 from shared.web import ApiError
 from write_api.dependencies import command_metadata
 from write_api.domain.errors import DomainError, NotFound
 from write_api.event_store.errors import IdempotencyKeyTaken, WrongExpectedVersion
-from write_api.event_store.records import EventStore
-from write_api.handlers import CommandContext, IdempotencyRequest, Outcome, dispatch
+from write_api.event_store.records import EventStore, IdempotencyRecord
+from write_api.handlers import CommandContext, IdempotencyRequest, ImportResult, Outcome, dispatch
 from write_api.idempotency import idempotency_key, recorded_answer, request_hash
 
 Render = Callable[[Outcome[Any]], dict[str, Any]]
 
 
 def domain_error(exc: DomainError) -> ApiError:
+    if isinstance(exc, NotFound) and "line" in exc.details:
+        # An order line naming an unknown SKU is a bad request body, not a missing resource.
+        field = f"lines.{exc.details['line']}.sku"
+        return ApiError(422, "validation_failed", exc.message, {"fields": {field: "unknown product"}, **exc.details})
     status = 404 if isinstance(exc, NotFound) else 409
     return ApiError(status, exc.code, exc.message, exc.details)
 
@@ -47,6 +52,7 @@ async def run_command(
         metadata=command_metadata(role, request.headers.get("x-correlation-id")),
         expected_version=expected_version,
         idempotency=idempotency,
+        locks=request.app.state.locks,
     )
     try:
         outcome = await dispatch(store, command, context)
@@ -65,3 +71,39 @@ async def run_command(
         return answer
     body = render(outcome)
     return JSONResponse(body, status_code=status_code, headers={"X-Position": str(outcome.position)})
+
+
+Rejections = list[dict[str, Any]]
+
+
+def validation_rejection(index: int, exc: ValidationError) -> dict[str, Any]:
+    fields = {".".join(str(p) for p in e["loc"]) or "item": e["msg"] for e in exc.errors()}
+    return {"index": index, "error": {"code": "validation_failed", "fields": fields}}
+
+
+async def run_bulk(
+    request: Request,
+    store: EventStore,
+    role: Role,
+    parse: Callable[[bytes, str], tuple[list[tuple[int, Any]], Rejections]],
+    execute: Callable[[EventStore, list[tuple[int, Any]], CommandContext], Awaitable[ImportResult]],
+    render: Callable[[ImportResult, Rejections], dict[str, Any]],
+) -> JSONResponse:
+    """The path of the bulk routes: many commands per request, applied in chunks of one transaction each.
+
+    The Idempotency-Key is recorded once the whole request is done; a retry after a crash in between simply
+    applies again what is missing (bulk commands are upserts or idempotent by content)."""
+    key = idempotency_key(request)
+    body = await request.body()
+    hashed = request_hash(request.method, request.url.path, body)
+    if key is not None and (recorded := await recorded_answer(store, key, hashed)) is not None:
+        return recorded
+    items, rejected = parse(body, request.headers.get("content-type", ""))
+    context = CommandContext(
+        metadata=command_metadata(role, request.headers.get("x-correlation-id")), locks=request.app.state.locks
+    )
+    result = await execute(store, items, context)
+    answer = render(result, sorted(rejected + result.rejected, key=lambda r: int(r["index"])))
+    if key is not None:
+        await store.save_idempotency(IdempotencyRecord(key, hashed, 200, answer))
+    return JSONResponse(answer, headers={"X-Position": str(result.position)})

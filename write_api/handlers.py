@@ -1,12 +1,16 @@
-"""Command handlers: load the aggregate, decide, append with the expected version, retry on a lost race.
+"""Command handlers: load the streams a command needs, decide (pure), append every changed stream in one
+transaction at its expected version, and decide again if another writer got there first (bounded).
 
 COMMAND_HANDLERS maps each command class to its handler explicitly; routes call `dispatch`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -14,9 +18,21 @@ from prometheus_client import Counter
 
 from shared.events.payloads import EventPayload
 from shared.events.registry import decode
-from write_api.commands import ChangeProductDetails, ChangeProductPrice, DiscontinueProduct, RegisterProduct
-from write_api.domain import products
-from write_api.domain.errors import VersionConflict
+from write_api.commands import (
+    AddOrderLine,
+    AdjustStock,
+    CancelOrder,
+    ChangeProductDetails,
+    ChangeProductPrice,
+    DiscontinueProduct,
+    PlaceOrder,
+    ReceiveStock,
+    RegisterProduct,
+    SetLowStockThreshold,
+    ShipOrder,
+)
+from write_api.domain import inventory, orders, products
+from write_api.domain.errors import NotFound, ProductDiscontinued, VersionConflict
 from write_api.event_store.errors import WrongExpectedVersion
 from write_api.event_store.records import AppendResult, EventStore, NewEvent, PendingIdempotency, StreamAppend
 
@@ -25,12 +41,84 @@ log = logging.getLogger(__name__)
 EVENTS_APPENDED = Counter("events_appended_total", "Events appended to the store", ["event_type"])
 COMMAND_RETRIES = Counter("command_retries_total", "Commands decided again after a concurrent append", ["command"])
 
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 30
 S = TypeVar("S")
 
 
+# ---------------------------------------------------------------- aggregates and loading
+@dataclass(frozen=True)
+class Aggregate(Generic[S]):
+    stream_type: str
+    stream_id: Callable[[str], str]
+    evolve: Callable[[S | None, EventPayload], S | None]
+    to_snapshot: Callable[[S], dict[str, Any]]
+    from_snapshot: Callable[[dict[str, Any]], S]
+    snapshot_schema_version: int
+
+
+PRODUCT: Aggregate[products.Product] = Aggregate(
+    products.STREAM_TYPE,
+    products.stream_id,
+    products.evolve,
+    products.Product.to_snapshot,
+    products.Product.from_snapshot,
+    products.SNAPSHOT_SCHEMA_VERSION,
+)
+INVENTORY: Aggregate[inventory.Inventory] = Aggregate(
+    inventory.STREAM_TYPE,
+    inventory.stream_id,
+    inventory.evolve,
+    inventory.Inventory.to_snapshot,
+    inventory.Inventory.from_snapshot,
+    inventory.SNAPSHOT_SCHEMA_VERSION,
+)
+ORDER: Aggregate[orders.Order] = Aggregate(
+    orders.STREAM_TYPE,
+    orders.stream_id,
+    orders.evolve,
+    orders.Order.to_snapshot,
+    orders.Order.from_snapshot,
+    orders.SNAPSHOT_SCHEMA_VERSION,
+)
+
+
+@dataclass(frozen=True)
+class Loaded(Generic[S]):
+    state: S | None
+    version: int
+    position: int  # transaction id of the stream's last write (0 for a new stream)
+
+
+async def load_many(store: EventStore, aggregate: Aggregate[S], keys: list[str]) -> dict[str, Loaded[S]]:
+    """Latest state of several streams of one aggregate type, keyed by key: one round trip when every stream's
+    snapshot is current (the normal case, since every append writes one), so O(1) in the streams' lengths."""
+    heads = await store.load_streams([aggregate.stream_id(k) for k in keys])
+    loaded: dict[str, Loaded[S]] = {}
+    for key in keys:
+        head = heads[aggregate.stream_id(key)]
+        state: S | None = None
+        version = position = 0
+        snapshot = head.snapshot
+        if snapshot is not None and snapshot.schema_version == aggregate.snapshot_schema_version:
+            state = aggregate.from_snapshot(snapshot.state)
+            version, position = snapshot.version, snapshot.transaction_id
+        if head.head > version:  # events the snapshot does not cover (or no usable snapshot)
+            for event in await store.read_stream(aggregate.stream_id(key), version):
+                state = aggregate.evolve(state, decode(event.event_type, event.schema_version, event.data))
+                version, position = event.version, event.transaction_id
+        loaded[key] = Loaded(state, version, position)
+    return loaded
+
+
+async def load(store: EventStore, aggregate: Aggregate[S], key: str) -> Loaded[S]:
+    return (await load_many(store, aggregate, [key]))[key]
+
+
+# ---------------------------------------------------------------- outcome, context, committing
 @dataclass(frozen=True)
 class Outcome(Generic[S]):
+    """The command's main stream after the command: state, version, and the position of the write."""
+
     state: S | None
     version: int
     position: int
@@ -50,127 +138,213 @@ class IdempotencyRequest:
         return PendingIdempotency(self.key, self.request_hash, self.status_code, lambda r: self.respond(outcome(r)))
 
 
+class StreamLocks:
+    """In-process locks per stream: concurrent commands on the same streams in one process take turns instead of
+    losing optimistic-concurrency races over and over (a best-selling SKU). The database's expected-version check
+    stays the source of truth across processes."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._users: dict[str, int] = {}
+
+    @asynccontextmanager
+    async def hold(self, stream_ids: list[str]) -> AsyncIterator[None]:
+        ordered = sorted(set(stream_ids))  # one global order: no deadlock between commands
+        for sid in ordered:
+            self._users[sid] = self._users.get(sid, 0) + 1
+            self._locks.setdefault(sid, asyncio.Lock())
+        acquired: list[str] = []
+        try:
+            for sid in ordered:
+                await self._locks[sid].acquire()
+                acquired.append(sid)
+            yield
+        finally:
+            for sid in acquired:
+                self._locks[sid].release()
+            for sid in ordered:
+                self._users[sid] -= 1
+                if not self._users[sid]:
+                    del self._users[sid], self._locks[sid]
+
+
 @dataclass(frozen=True)
 class CommandContext:
-    """What a command carries besides its fields: who sent it, If-Match, Idempotency-Key."""
+    """What a command carries besides its fields: who sent it, If-Match, Idempotency-Key, and the process's locks."""
 
     metadata: dict[str, Any] = field(default_factory=dict)
     expected_version: int | None = None
     idempotency: IdempotencyRequest | None = None
+    locks: StreamLocks = field(default_factory=StreamLocks)
 
 
 @dataclass(frozen=True)
-class Aggregate(Generic[S]):
-    stream_type: str
-    stream_id: Callable[[str], str]
-    evolve: Callable[[S | None, EventPayload], S | None]
-    to_snapshot: Callable[[S], dict[str, Any]]
-    from_snapshot: Callable[[dict[str, Any]], S]
-    snapshot_schema_version: int
+class Change(Generic[S]):
+    aggregate: Aggregate[S]
+    key: str
+    loaded: Loaded[S]
+    events: list[EventPayload]
+
+    @property
+    def stream_id(self) -> str:
+        return self.aggregate.stream_id(self.key)
+
+    def new_state(self) -> S | None:
+        state = self.loaded.state
+        for event in self.events:
+            state = self.aggregate.evolve(state, event)
+        return state
 
 
-@dataclass(frozen=True)
-class Loaded(Generic[S]):
-    state: S | None
-    version: int
-    position: int  # transaction id of the stream's last write (0 for a new stream)
-
-
-async def load(store: EventStore, aggregate: Aggregate[S], key: str) -> Loaded[S]:
-    """Latest state from the snapshot plus any events after it: O(1) in the stream's length."""
-    stream_id = aggregate.stream_id(key)
-    state: S | None = None
-    version = position = 0
-    snapshot = await store.load_snapshot(stream_id)
-    if snapshot is not None and snapshot.schema_version == aggregate.snapshot_schema_version:
-        state, version, position = aggregate.from_snapshot(snapshot.state), snapshot.version, snapshot.transaction_id
-    for event in await store.read_stream(stream_id, version):
-        state = aggregate.evolve(state, decode(event.event_type, event.schema_version, event.data))
-        version, position = event.version, event.transaction_id
-    return Loaded(state, version, position)
-
-
-def to_new_events(events: list[EventPayload], metadata: dict[str, Any]) -> tuple[NewEvent, ...]:
-    return tuple(NewEvent(e.TYPE, e.SCHEMA_VERSION, e.to_json(), metadata) for e in events)
-
-
-async def execute(
-    store: EventStore,
-    aggregate: Aggregate[S],
-    key: str,
-    decide: Callable[[S | None], list[EventPayload]],
-    context: CommandContext,
-    command_name: str,
-) -> Outcome[S]:
-    """Decide against the current state and append; on a concurrent append decide again (bounded)."""
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        loaded = await load(store, aggregate, key)
-        if context.expected_version is not None and context.expected_version != loaded.version:
-            raise VersionConflict(
-                f"stream is at version {loaded.version}, not {context.expected_version}",
-                expected=context.expected_version,
-                actual=loaded.version,
-            )
-        events = decide(loaded.state)
-        state = loaded.state
-        for event in events:
-            state = aggregate.evolve(state, event)
-        stream_id = aggregate.stream_id(key)
-
-        def outcome(
-            result: AppendResult,
-            state: S | None = state,
-            events: list[EventPayload] = events,
-            stream_id: str = stream_id,
-        ) -> Outcome[S]:
-            return Outcome(state, result.versions[stream_id], result.position, events)
-
-        pending = None if context.idempotency is None else context.idempotency.pending(outcome)
-        if not events:
-            unchanged = AppendResult(position=loaded.position, versions={stream_id: loaded.version})
-            if pending is not None:
-                await store.save_idempotency(pending.record(unchanged))
-            return outcome(unchanged)
-        assert state is not None
-        append = StreamAppend(
-            stream_id=stream_id,
-            stream_type=aggregate.stream_type,
-            expected_version=loaded.version,
-            events=to_new_events(events, context.metadata),
-            snapshot=aggregate.to_snapshot(state),
-            snapshot_schema_version=aggregate.snapshot_schema_version,
+def check_if_match(context: CommandContext, loaded: Loaded[Any]) -> None:
+    if context.expected_version is not None and context.expected_version != loaded.version:
+        raise VersionConflict(
+            f"the stream is at version {loaded.version}, not {context.expected_version}",
+            expected=context.expected_version,
+            actual=loaded.version,
         )
-        try:
-            result = await store.append([append], pending)
-        except WrongExpectedVersion:
-            if context.expected_version is not None or attempt == MAX_ATTEMPTS:
-                raise
-            COMMAND_RETRIES.labels(command_name).inc()
+
+
+async def commit(store: EventStore, main: Change[S], others: list[Change[Any]], context: CommandContext) -> Outcome[S]:
+    """Append every change that has events, in one transaction; the main change's stream answers."""
+    new_state = main.new_state()
+
+    def outcome(result: AppendResult) -> Outcome[S]:
+        return Outcome(
+            new_state, result.versions.get(main.stream_id, main.loaded.version), result.position, main.events
+        )
+
+    pending = None if context.idempotency is None else context.idempotency.pending(outcome)
+    appends = []
+    for change in (main, *others):
+        if not change.events:
             continue
-        for event in events:
-            EVENTS_APPENDED.labels(event.TYPE).inc()
-        return outcome(result)
+        state = change.new_state()
+        assert state is not None
+        appends.append(
+            StreamAppend(
+                stream_id=change.stream_id,
+                stream_type=change.aggregate.stream_type,
+                expected_version=change.loaded.version,
+                events=tuple(NewEvent(e.TYPE, e.SCHEMA_VERSION, e.to_json(), context.metadata) for e in change.events),
+                snapshot=change.aggregate.to_snapshot(state),
+                snapshot_schema_version=change.aggregate.snapshot_schema_version,
+            )
+        )
+    if not appends:  # nothing changes: answer the stream as it is
+        unchanged = AppendResult(position=main.loaded.position, versions={main.stream_id: main.loaded.version})
+        if pending is not None:
+            await store.save_idempotency(pending.record(unchanged))
+        return outcome(unchanged)
+    result = await store.append(appends, pending)
+    for item in appends:
+        for event in item.events:
+            EVENTS_APPENDED.labels(event.event_type).inc()
+    return outcome(result)
+
+
+async def with_retries(name: str, context: CommandContext, attempt: Callable[[], Awaitable[Outcome[S]]]) -> Outcome[S]:
+    """Run load-decide-append again when another writer appended first; not when If-Match pinned a version."""
+    for number in range(1, MAX_ATTEMPTS + 1):
+        try:
+            return await attempt()
+        except WrongExpectedVersion:
+            if context.expected_version is not None or number == MAX_ATTEMPTS:
+                raise
+            COMMAND_RETRIES.labels(name).inc()
+            await asyncio.sleep(random.uniform(0, 0.002 * min(number, 10)))
     raise AssertionError("unreachable")
 
 
-PRODUCT: Aggregate[products.Product] = Aggregate(
-    stream_type=products.STREAM_TYPE,
-    stream_id=products.stream_id,
-    evolve=products.evolve,
-    to_snapshot=products.Product.to_snapshot,
-    from_snapshot=products.Product.from_snapshot,
-    snapshot_schema_version=products.SNAPSHOT_SCHEMA_VERSION,
-)
-
-ProductCommandT = RegisterProduct | ChangeProductDetails | ChangeProductPrice | DiscontinueProduct
+# ---------------------------------------------------------------- product commands
+ProductCommand = RegisterProduct | ChangeProductDetails | ChangeProductPrice | DiscontinueProduct
 
 
 async def handle_product_command(
-    store: EventStore, command: ProductCommandT, context: CommandContext
+    store: EventStore, command: ProductCommand, context: CommandContext
 ) -> Outcome[products.Product]:
-    return await execute(
-        store, PRODUCT, command.sku, lambda state: products.decide(command, state), context, type(command).__name__
-    )
+    async def attempt() -> Outcome[products.Product]:
+        loaded = await load(store, PRODUCT, command.sku)
+        check_if_match(context, loaded)
+        change = Change(PRODUCT, command.sku, loaded, products.decide(command, loaded.state))
+        return await commit(store, change, [], context)
+
+    async with context.locks.hold([products.stream_id(command.sku)]):
+        return await with_retries(type(command).__name__, context, attempt)
+
+
+# ---------------------------------------------------------------- inventory commands
+InventoryCommand = ReceiveStock | AdjustStock | SetLowStockThreshold
+
+
+async def handle_inventory_command(
+    store: EventStore, command: InventoryCommand, context: CommandContext
+) -> Outcome[inventory.Inventory]:
+    async def attempt() -> Outcome[inventory.Inventory]:
+        product = await load(store, PRODUCT, command.sku)
+        if product.state is None:
+            raise NotFound(f"product {command.sku} does not exist", sku=command.sku)
+        loaded = await load(store, INVENTORY, command.sku)
+        check_if_match(context, loaded)
+        change = Change(INVENTORY, command.sku, loaded, inventory.decide(command, loaded.state))
+        return await commit(store, change, [], context)
+
+    async with context.locks.hold([inventory.stream_id(command.sku)]):
+        return await with_retries(type(command).__name__, context, attempt)
+
+
+# ---------------------------------------------------------------- order commands
+def _inventory_changes(
+    loaded: dict[str, Loaded[inventory.Inventory]], events: dict[str, list[EventPayload]]
+) -> list[Change[Any]]:
+    return [Change(INVENTORY, sku, loaded[sku], evs) for sku, evs in sorted(events.items()) if evs]
+
+
+async def handle_place_order(store: EventStore, command: PlaceOrder, context: CommandContext) -> Outcome[orders.Order]:
+    skus = sorted({line.sku for line in command.lines})
+
+    async def attempt() -> Outcome[orders.Order]:
+        order, found_products, stock = await asyncio.gather(
+            load(store, ORDER, command.order_id), load_many(store, PRODUCT, skus), load_many(store, INVENTORY, skus)
+        )
+        check_if_match(context, order)
+        order_events, reservations = orders.place(
+            command, order.state, {s: found_products[s].state for s in skus}, {s: stock[s].state for s in skus}
+        )
+        main = Change(ORDER, command.order_id, order, order_events)
+        return await commit(store, main, _inventory_changes(stock, reservations), context)
+
+    streams = [orders.stream_id(command.order_id), *(inventory.stream_id(s) for s in skus)]
+    async with context.locks.hold(streams):
+        return await with_retries("PlaceOrder", context, attempt)
+
+
+async def handle_order_change(
+    store: EventStore, command: AddOrderLine | CancelOrder | ShipOrder, context: CommandContext
+) -> Outcome[orders.Order]:
+    async def attempt() -> Outcome[orders.Order]:
+        order = await load(store, ORDER, command.order_id)
+        check_if_match(context, order)
+        if order.state is None:
+            raise NotFound(f"order {command.order_id} does not exist", order_id=command.order_id)
+        skus = order.state.skus
+        if isinstance(command, AddOrderLine):
+            new_sku = command.line.sku
+            found_products = await load_many(store, PRODUCT, [new_sku])
+            stock = await load_many(store, INVENTORY, [new_sku])
+            order_events, inventory_events = orders.add_line(
+                command, order.state, {new_sku: found_products[new_sku].state}, {new_sku: stock[new_sku].state}
+            )
+        else:
+            stock = await load_many(store, INVENTORY, skus)
+            states = {s: stock[s].state for s in skus}
+            decide = orders.cancel if isinstance(command, CancelOrder) else orders.ship
+            order_events, inventory_events = decide(command, order.state, states)  # type: ignore[arg-type]
+        main = Change(ORDER, command.order_id, order, order_events)
+        return await commit(store, main, _inventory_changes(stock, inventory_events), context)
+
+    async with context.locks.hold([orders.stream_id(command.order_id)]):
+        return await with_retries(type(command).__name__, context, attempt)
 
 
 Handler = Callable[[EventStore, Any, CommandContext], Awaitable[Outcome[Any]]]
@@ -180,8 +354,142 @@ COMMAND_HANDLERS: dict[type, Handler] = {
     ChangeProductDetails: handle_product_command,
     ChangeProductPrice: handle_product_command,
     DiscontinueProduct: handle_product_command,
+    ReceiveStock: handle_inventory_command,
+    AdjustStock: handle_inventory_command,
+    SetLowStockThreshold: handle_inventory_command,
+    PlaceOrder: handle_place_order,
+    AddOrderLine: handle_order_change,
+    CancelOrder: handle_order_change,
+    ShipOrder: handle_order_change,
 }
 
 
 async def dispatch(store: EventStore, command: object, context: CommandContext) -> Outcome[Any]:
     return await COMMAND_HANDLERS[type(command)](store, command, context)
+
+
+# ---------------------------------------------------------------- catalogue import (upsert by SKU)
+@dataclass
+class ImportResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    position: int = 0
+
+
+IMPORT_CHUNK = 500
+
+
+def upsert_events(command: RegisterProduct, state: products.Product | None) -> list[EventPayload]:
+    """Register a new product, or change what differs in an existing one (details, then price)."""
+    if state is None:
+        return products.decide(command, None)
+    details = ChangeProductDetails(
+        sku=command.sku,
+        changes={
+            "name": command.name,
+            "description": command.description,
+            "brand": command.brand,
+            "category": command.category,
+            "attributes": command.attributes,
+        },
+    )
+    events = products.decide(details, state)
+    after: products.Product | None = state
+    for event in events:
+        after = products.evolve(after, event)
+    return events + products.decide(ChangeProductPrice(sku=command.sku, price=command.price), after)
+
+
+async def import_products(
+    store: EventStore, items: list[tuple[int, RegisterProduct]], context: CommandContext
+) -> ImportResult:
+    """Upsert products in chunks: each chunk is decided on one load and appended in one transaction."""
+    result = ImportResult()
+    for start in range(0, len(items), IMPORT_CHUNK):
+        chunk = items[start : start + IMPORT_CHUNK]
+
+        async def attempt(chunk: list[tuple[int, RegisterProduct]] = chunk) -> Outcome[None]:
+            skus = list(dict.fromkeys(command.sku for _, command in chunk))
+            loaded = await load_many(store, PRODUCT, skus)
+            states = {sku: loaded[sku].state for sku in skus}
+            events: dict[str, list[EventPayload]] = {sku: [] for sku in skus}
+            counts = {"created": 0, "updated": 0, "unchanged": 0}
+            rejected: list[dict[str, Any]] = []
+            for index, command in chunk:
+                state = states[command.sku]
+                try:
+                    decided = upsert_events(command, state)
+                except ProductDiscontinued as exc:
+                    rejected.append({"index": index, "error": {"code": exc.code, "message": exc.message}})
+                    continue
+                counts["created" if state is None else "updated" if decided else "unchanged"] += 1
+                for event in decided:
+                    state = products.evolve(state, event)
+                states[command.sku] = state
+                events[command.sku].extend(decided)
+            changes = [Change(PRODUCT, sku, loaded[sku], evs) for sku, evs in events.items() if evs]
+            position = 0
+            if changes:
+                outcome = await commit(store, changes[0], changes[1:], replace_idempotency(context))
+                position = outcome.position
+            result.created += counts["created"]
+            result.updated += counts["updated"]
+            result.unchanged += counts["unchanged"]
+            result.rejected.extend(rejected)
+            result.position = max(result.position, position)
+            return Outcome(None, 0, position, [])
+
+        async with context.locks.hold([products.stream_id(command.sku) for _, command in chunk]):
+            await with_retries("ImportProducts", context, attempt)
+    return result
+
+
+def replace_idempotency(context: CommandContext) -> CommandContext:
+    """The import records its Idempotency-Key once, after every chunk, not with each chunk."""
+    return CommandContext(metadata=context.metadata, locks=context.locks)
+
+
+async def receive_many(
+    store: EventStore, items: list[tuple[int, ReceiveStock]], context: CommandContext
+) -> ImportResult:
+    """Stock receipts in bulk (a delivery, a stock take): per chunk one load and one transaction."""
+    result = ImportResult()
+    for start in range(0, len(items), IMPORT_CHUNK):
+        chunk = items[start : start + IMPORT_CHUNK]
+
+        async def attempt(chunk: list[tuple[int, ReceiveStock]] = chunk) -> Outcome[None]:
+            skus = list(dict.fromkeys(command.sku for _, command in chunk))
+            known = await load_many(store, PRODUCT, skus)
+            loaded = await load_many(store, INVENTORY, skus)
+            states = {sku: loaded[sku].state for sku in skus}
+            events: dict[str, list[EventPayload]] = {sku: [] for sku in skus}
+            rejected: list[dict[str, Any]] = []
+            applied = 0
+            for index, command in chunk:
+                if known[command.sku].state is None:
+                    rejected.append(
+                        {
+                            "index": index,
+                            "error": {"code": "not_found", "message": f"product {command.sku} does not exist"},
+                        }
+                    )
+                    continue
+                decided = inventory.decide(command, states[command.sku])
+                for event in decided:
+                    states[command.sku] = inventory.evolve(states[command.sku], event)
+                events[command.sku].extend(decided)
+                applied += 1
+            changes = [Change(INVENTORY, sku, loaded[sku], evs) for sku, evs in events.items() if evs]
+            position = 0
+            if changes:
+                position = (await commit(store, changes[0], changes[1:], replace_idempotency(context))).position
+            result.created += applied
+            result.rejected.extend(rejected)
+            result.position = max(result.position, position)
+            return Outcome(None, 0, position, [])
+
+        async with context.locks.hold([inventory.stream_id(command.sku) for _, command in chunk]):
+            await with_retries("ReceiveStockBatch", context, attempt)
+    return result

@@ -14,7 +14,8 @@ from shared.auth import parse_api_keys
 from shared.logging import configure_logging
 from shared.web import error_response, install_error_handlers, install_metrics_middleware, ops_router
 from write_api.event_store.store import PostgresEventStore, create_pool
-from write_api.routes import products
+from write_api.handlers import StreamLocks
+from write_api.routes import inventory, orders, products
 from write_api.settings import WriteApiSettings
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ def create_app(settings: WriteApiSettings | None = None) -> FastAPI:
         app.state.pool = pool
         app.state.store = PostgresEventStore(pool)
         app.state.keyring = keyring
+        app.state.locks = StreamLocks()
         try:
             yield
         finally:
@@ -93,6 +95,8 @@ def create_app(settings: WriteApiSettings | None = None) -> FastAPI:
     install_metrics_middleware(app)
     app.include_router(ops_router(ready))
     app.include_router(products.router)
+    app.include_router(inventory.router)
+    app.include_router(orders.router)
     limits: dict[str, Any] = {"/products/import": settings.import_max_bytes}
     app.add_middleware(BodySizeLimit, default_limit=settings.max_body_bytes, limits=limits)
     return app

@@ -8,7 +8,7 @@ Readers are tolerant: unknown fields are ignored.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
@@ -86,3 +86,154 @@ PRODUCT_EVENTS: tuple[type[EventPayload], ...] = (
     ProductPriceChanged,
     ProductDiscontinued,
 )
+
+
+# ---------------------------------------------------------------- inventory-<sku> (every warehouse of one SKU)
+AdjustmentReason = Literal["count_correction", "damaged", "lost", "found", "returned", "other"]
+
+
+class StockReceived(EventPayload):
+    TYPE = "StockReceived"
+    STREAM_TYPE = "inventory"
+
+    sku: str
+    warehouse: str
+    quantity: int
+    reference: str | None = None
+
+
+class StockAdjusted(EventPayload):
+    TYPE = "StockAdjusted"
+    STREAM_TYPE = "inventory"
+
+    sku: str
+    warehouse: str
+    delta: int
+    reason: AdjustmentReason
+    note: str | None = None
+
+
+class LowStockThresholdSet(EventPayload):
+    TYPE = "LowStockThresholdSet"
+    STREAM_TYPE = "inventory"
+
+    sku: str
+    warehouse: str
+    threshold: int
+
+
+class StockReserved(EventPayload):
+    TYPE = "StockReserved"
+    STREAM_TYPE = "inventory"
+
+    sku: str
+    order_id: str
+    warehouse: str
+    quantity: int
+
+
+class StockReservationReleased(EventPayload):
+    TYPE = "StockReservationReleased"
+    STREAM_TYPE = "inventory"
+
+    sku: str
+    order_id: str
+    warehouse: str
+    quantity: int
+
+
+class StockShipped(EventPayload):
+    TYPE = "StockShipped"
+    STREAM_TYPE = "inventory"
+
+    sku: str
+    order_id: str
+    warehouse: str
+    quantity: int
+
+
+INVENTORY_EVENTS: tuple[type[EventPayload], ...] = (
+    StockReceived,
+    StockAdjusted,
+    LowStockThresholdSet,
+    StockReserved,
+    StockReservationReleased,
+    StockShipped,
+)
+
+
+# ---------------------------------------------------------------- order-<id>
+class Customer(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str
+    name: str
+    email: str
+
+
+class Address(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    name: str
+    line1: str
+    line2: str | None = None
+    city: str
+    postal_code: str
+    country: str
+
+
+class Allocation(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    warehouse: str
+    quantity: int
+
+
+class OrderLine(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    sku: str
+    name: str
+    quantity: int
+    unit_price: Money
+    allocations: tuple[Allocation, ...]
+
+
+class OrderPlaced(EventPayload):
+    TYPE = "OrderPlaced"
+    STREAM_TYPE = "order"
+
+    order_id: str
+    customer: Customer
+    shipping_address: Address
+    lines: tuple[OrderLine, ...]
+    total: Money
+
+
+class OrderLineAdded(EventPayload):
+    TYPE = "OrderLineAdded"
+    STREAM_TYPE = "order"
+
+    order_id: str
+    line: OrderLine
+    total: Money
+
+
+class OrderCancelled(EventPayload):
+    TYPE = "OrderCancelled"
+    STREAM_TYPE = "order"
+
+    order_id: str
+    reason: str
+
+
+class OrderShipped(EventPayload):
+    TYPE = "OrderShipped"
+    STREAM_TYPE = "order"
+
+    order_id: str
+    carrier: str | None = None
+    tracking_number: str | None = None
+
+
+ORDER_EVENTS: tuple[type[EventPayload], ...] = (OrderPlaced, OrderLineAdded, OrderCancelled, OrderShipped)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.events.payloads import PRODUCT_EVENTS, EventPayload
+from shared.events.payloads import INVENTORY_EVENTS, ORDER_EVENTS, PRODUCT_EVENTS, EventPayload
 from shared.events.upcasting import upcast
 
-EVENT_TYPES: dict[str, type[EventPayload]] = {cls.TYPE: cls for cls in (*PRODUCT_EVENTS,)}
+EVENT_TYPES: dict[str, type[EventPayload]] = {
+    cls.TYPE: cls for cls in (*PRODUCT_EVENTS, *INVENTORY_EVENTS, *ORDER_EVENTS)
+}
 
 
 class UnknownEventType(KeyError):

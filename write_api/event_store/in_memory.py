@@ -16,6 +16,7 @@ from write_api.event_store.records import (
     RecordedEvent,
     Snapshot,
     StreamAppend,
+    StreamHead,
 )
 
 
@@ -82,6 +83,11 @@ class InMemoryEventStore:
     async def load_snapshot(self, stream_id: str) -> Snapshot | None:
         snapshot = self._snapshots.get(stream_id)
         return None if snapshot is None else replace(snapshot)
+
+    async def load_streams(self, stream_ids: list[str]) -> dict[str, StreamHead]:
+        return {
+            sid: StreamHead(sid, await self.load_snapshot(sid), len(self._streams.get(sid, ()))) for sid in stream_ids
+        }
 
     async def read_all(self, after: ReadPosition, limit: int) -> ReadAllResult:
         # Appends commit atomically under the lock, so transaction-id order is global-position order here.

@@ -19,32 +19,58 @@ held back as `relay_held_seconds`).
 
 from __future__ import annotations
 
-# Appends one stream's events at the expected version, in one statement. The version check in the WHERE clause
-# rejects an expectation that is ahead of the stream (which the UNIQUE constraint alone would let through as a gap);
-# UNIQUE (stream_id, version) rejects the race where two writers expected the same version.
-APPEND_TO_STREAM = """
-WITH current_version AS (
-    SELECT coalesce(max(version), 0) AS v FROM events WHERE stream_id = $1
+# Appends to several streams at their expected versions, with their snapshots and an optional idempotency record,
+# in ONE statement (so one round trip and one implicit transaction). Nothing is written unless every stream is at
+# its expected version; UNIQUE (stream_id, version) rejects the race where two writers expected the same version,
+# and the idempotency key's primary key rejects a concurrent request with the same key. The idempotency response
+# gets the writing transaction's id as its "position" (known only inside the statement).
+APPEND = """
+WITH expected AS (
+    SELECT x.stream_id, x.expected_version, x.ord,
+           coalesce((SELECT max(e.version) FROM events e WHERE e.stream_id = x.stream_id), 0) AS actual
+    FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS x(stream_id, expected_version, ord)
+), verdict AS (
+    SELECT coalesce(bool_and(actual = expected_version), true) AS ok FROM expected
 ), inserted AS (
     INSERT INTO events (stream_id, stream_type, version, event_id, event_type, schema_version, data, metadata)
-    SELECT $1, $2, $3 + e.ord, e.event_id, e.event_type, e.schema_version, e.data, e.metadata
-    FROM unnest($4::uuid[], $5::text[], $6::int[], $7::jsonb[], $8::jsonb[])
-         WITH ORDINALITY AS e(event_id, event_type, schema_version, data, metadata, ord)
-    WHERE (SELECT v FROM current_version) = $3
-    RETURNING version
+    SELECT n.stream_id, n.stream_type, n.version, n.event_id, n.event_type, n.schema_version, n.data, n.metadata
+    FROM unnest($3::text[], $4::text[], $5::bigint[], $6::uuid[], $7::text[], $8::int[], $9::jsonb[], $10::jsonb[])
+         WITH ORDINALITY AS n(stream_id, stream_type, version, event_id, event_type, schema_version, data, metadata,
+                              ord)
+    WHERE (SELECT ok FROM verdict)
+    ORDER BY n.ord
+    RETURNING 1
+), snapshot_rows AS (
+    INSERT INTO snapshots (stream_id, version, schema_version, state, updated_at)
+    SELECT s.stream_id, s.version, s.schema_version, s.state, now()
+    FROM unnest($11::text[], $12::bigint[], $13::int[], $14::jsonb[]) AS s(stream_id, version, schema_version, state)
+    WHERE (SELECT ok FROM verdict)
+    ON CONFLICT (stream_id) DO UPDATE
+    SET version = excluded.version, schema_version = excluded.schema_version, state = excluded.state,
+        transaction_id = pg_current_xact_id(), updated_at = now()
+    WHERE snapshots.version < excluded.version
+    RETURNING 1
+), idempotency AS (
+    INSERT INTO idempotency_keys (key, request_hash, status_code, response)
+    SELECT $15::text, $16::text, $17::int,
+           CASE WHEN $18::jsonb ? 'position'
+                THEN $18::jsonb || jsonb_build_object('position', pg_current_xact_id()::text::bigint)
+                ELSE $18::jsonb END
+    WHERE $15::text IS NOT NULL AND (SELECT ok FROM verdict)
+    RETURNING 1
 )
-SELECT (SELECT v FROM current_version) AS current_version, coalesce(max(version), -1) AS new_version,
+SELECT (SELECT ok FROM verdict) AS ok,
+       (SELECT array_agg(actual ORDER BY ord) FROM expected) AS actual_versions,
+       (SELECT count(*) FROM inserted) AS inserted,
        pg_current_xact_id()::text::bigint AS transaction_id
-FROM inserted
 """
 
-UPSERT_SNAPSHOT = """
-INSERT INTO snapshots (stream_id, version, schema_version, state, updated_at)
-VALUES ($1, $2, $3, $4, now())
-ON CONFLICT (stream_id) DO UPDATE
-SET version = excluded.version, schema_version = excluded.schema_version, state = excluded.state,
-    transaction_id = pg_current_xact_id(), updated_at = now()
-WHERE snapshots.version < excluded.version
+# Latest snapshot and head version of several streams at once (the head tells whether events follow the snapshot).
+LOAD_STREAMS = """
+SELECT x.stream_id, s.version, s.schema_version, s.state, s.transaction_id::text::bigint AS transaction_id,
+       coalesce((SELECT max(e.version) FROM events e WHERE e.stream_id = x.stream_id), 0) AS head
+FROM unnest($1::text[]) AS x(stream_id)
+LEFT JOIN snapshots s ON s.stream_id = x.stream_id
 """
 
 INSERT_IDEMPOTENCY = """

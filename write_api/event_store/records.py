@@ -98,6 +98,15 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
+class StreamHead:
+    """What loading a stream starts from: its snapshot (if any) and its current version."""
+
+    stream_id: str
+    snapshot: Snapshot | None
+    head: int
+
+
+@dataclass(frozen=True)
 class ReadAllResult:
     events: list[RecordedEvent]
     # Every transaction with id <= watermark has committed (or aborted) and all its events are in `events` or
@@ -114,6 +123,10 @@ class EventStore(Protocol):
     async def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]: ...
 
     async def load_snapshot(self, stream_id: str) -> Snapshot | None: ...
+
+    async def load_streams(self, stream_ids: list[str]) -> dict[str, StreamHead]:
+        """Snapshot and head version of each stream, in one round trip."""
+        ...
 
     async def read_all(self, after: ReadPosition, limit: int) -> ReadAllResult: ...
 

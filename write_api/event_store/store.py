@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -20,6 +18,7 @@ from write_api.event_store.records import (
     RecordedEvent,
     Snapshot,
     StreamAppend,
+    StreamHead,
 )
 
 # A connection of its own or one lent by a pool.
@@ -40,15 +39,17 @@ async def create_pool(dsn: str, min_size: int = 2, max_size: int = 20) -> asyncp
     return pool
 
 
-@asynccontextmanager
-async def _translated_errors(stream_id: str, expected: int) -> AsyncIterator[None]:
-    """The one place that maps the driver's unique violation to WrongExpectedVersion."""
-    try:
-        yield
-    except asyncpg.UniqueViolationError as exc:
-        if exc.constraint_name == "events_stream_version":
-            raise WrongExpectedVersion(stream_id, expected) from exc
-        raise
+def _translated(
+    exc: asyncpg.UniqueViolationError, appends: list[StreamAppend], record: IdempotencyRecord | None
+) -> Exception:
+    """The one place that maps the driver's unique violations to the store's errors."""
+    if exc.constraint_name == "events_stream_version":
+        detail = exc.detail or ""
+        stream = next((a for a in appends if f"({a.stream_id}," in detail), appends[0])
+        return WrongExpectedVersion(stream.stream_id, stream.expected_version)
+    if exc.constraint_name == "idempotency_keys_pkey" and record is not None:
+        return IdempotencyKeyTaken(record.key)
+    return exc
 
 
 def _recorded(row: asyncpg.Record) -> RecordedEvent:
@@ -72,40 +73,43 @@ class PostgresEventStore:
         self.pool = pool
 
     async def append(self, appends: list[StreamAppend], idempotency: PendingIdempotency | None = None) -> AppendResult:
-        versions: dict[str, int] = {}
-        transaction_id = 0
-        async with self.pool.acquire() as conn, conn.transaction():
-            for item in appends:
-                events = item.events
-                async with _translated_errors(item.stream_id, item.expected_version):
-                    row = await conn.fetchrow(
-                        queries.APPEND_TO_STREAM,
-                        item.stream_id,
-                        item.stream_type,
-                        item.expected_version,
-                        [e.event_id for e in events],
-                        [e.event_type for e in events],
-                        [e.schema_version for e in events],
-                        [e.data for e in events],
-                        [e.metadata for e in events],
-                    )
-                assert row is not None
-                if row["new_version"] < 0:
-                    raise WrongExpectedVersion(item.stream_id, item.expected_version, row["current_version"])
-                versions[item.stream_id] = row["new_version"]
-                transaction_id = row["transaction_id"]
-                if item.snapshot is not None:
-                    await conn.execute(
-                        queries.UPSERT_SNAPSHOT,
-                        item.stream_id,
-                        row["new_version"],
-                        item.snapshot_schema_version,
-                        item.snapshot,
-                    )
-            result = AppendResult(position=transaction_id, versions=versions)
-            if idempotency is not None:
-                await self._insert_idempotency(conn, idempotency.record(result))
-        return result
+        versions = {a.stream_id: a.expected_version + len(a.events) for a in appends}
+        events = [(a, e, a.expected_version + i) for a in appends for i, e in enumerate(a.events, start=1)]
+        snapshots = [a for a in appends if a.snapshot is not None]
+        record = None
+        if idempotency is not None:
+            # Rendered with a placeholder position; the statement puts in its own transaction id.
+            record = idempotency.record(AppendResult(position=0, versions=versions))
+        try:
+            row = await self.pool.fetchrow(
+                queries.APPEND,
+                [a.stream_id for a in appends],
+                [a.expected_version for a in appends],
+                [a.stream_id for a, _, _ in events],
+                [a.stream_type for a, _, _ in events],
+                [v for _, _, v in events],
+                [e.event_id for _, e, _ in events],
+                [e.event_type for _, e, _ in events],
+                [e.schema_version for _, e, _ in events],
+                [e.data for _, e, _ in events],
+                [e.metadata for _, e, _ in events],
+                [a.stream_id for a in snapshots],
+                [versions[a.stream_id] for a in snapshots],
+                [a.snapshot_schema_version for a in snapshots],
+                [a.snapshot for a in snapshots],
+                None if record is None else record.key,
+                None if record is None else record.request_hash,
+                None if record is None else record.status_code,
+                None if record is None else record.response,
+            )
+        except asyncpg.UniqueViolationError as exc:
+            raise _translated(exc, appends, record) from exc
+        assert row is not None
+        if not row["ok"]:
+            for item, actual in zip(appends, row["actual_versions"], strict=True):
+                if actual != item.expected_version:
+                    raise WrongExpectedVersion(item.stream_id, item.expected_version, actual)
+        return AppendResult(position=row["transaction_id"], versions=versions)
 
     @staticmethod
     async def _insert_idempotency(conn: Conn, record: IdempotencyRecord) -> None:
@@ -134,6 +138,18 @@ class PostgresEventStore:
         if row is None:
             return None
         return Snapshot(row["stream_id"], row["version"], row["schema_version"], row["state"], row["transaction_id"])
+
+    async def load_streams(self, stream_ids: list[str]) -> dict[str, StreamHead]:
+        rows = await self.pool.fetch(queries.LOAD_STREAMS, stream_ids)
+        heads: dict[str, StreamHead] = {}
+        for row in rows:
+            snapshot = None
+            if row["version"] is not None:
+                snapshot = Snapshot(
+                    row["stream_id"], row["version"], row["schema_version"], row["state"], row["transaction_id"]
+                )
+            heads[row["stream_id"]] = StreamHead(row["stream_id"], snapshot, row["head"])
+        return heads
 
     async def read_all(self, after: ReadPosition, limit: int) -> ReadAllResult:
         async with self.pool.acquire() as conn:

@@ -2,38 +2,28 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+import orjson
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared.events.payloads import Money
-from write_api.command_runner import run_command
+from shared.web import ApiError
+from write_api import handlers
+from write_api.command_runner import run_bulk, run_command, validation_rejection
 from write_api.commands import ChangeProductDetails, ChangeProductPrice, DiscontinueProduct, RegisterProduct
 from write_api.dependencies import CatalogRole, IfMatch, Store
 from write_api.domain.products import Product
 from write_api.handlers import Outcome
+from write_api.routes.fields import SKU_PATTERN, MoneyIn, Sku
 
 router = APIRouter(prefix="/products", tags=["products"])
 
-SKU_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
-Sku = Annotated[str, Path(pattern=SKU_PATTERN)]
 Attributes = Annotated[
     dict[Annotated[str, Field(min_length=1, max_length=100)], Annotated[str, Field(max_length=1000)]],
     Field(max_length=100),
 ]
-
-
-class MoneyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    amount: Decimal = Field(ge=0, max_digits=14, decimal_places=2, allow_inf_nan=False)
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
-
-    def to_money(self) -> Money:
-        return Money(amount=self.amount, currency=self.currency)
 
 
 class ProductIn(BaseModel):
@@ -84,6 +74,46 @@ def render_product(outcome: Outcome[Product]) -> dict[str, Any]:
         "version": outcome.version,
         "position": outcome.position,
     }
+
+
+@router.post("/import")
+async def import_products(request: Request, store: Store, role: CatalogRole) -> JSONResponse:
+    """Upsert many products: a JSON array, or NDJSON (one object per line), of the `POST /products` body."""
+    return await run_bulk(
+        request,
+        store,
+        role,
+        parse_import,
+        handlers.import_products,
+        lambda result, rejected: {
+            "created": result.created,
+            "updated": result.updated,
+            "unchanged": result.unchanged,
+            "rejected": rejected,
+            "position": result.position,
+        },
+    )
+
+
+def parse_import(body: bytes, content_type: str) -> tuple[list[tuple[int, RegisterProduct]], list[dict[str, Any]]]:
+    """Valid items as commands, and the invalid ones as rejections naming their index and fields."""
+    try:
+        if "ndjson" in content_type or (body.lstrip()[:1] == b"{"):
+            raw = [orjson.loads(line) for line in body.splitlines() if line.strip()]
+        else:
+            raw = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, "malformed_request", f"the body is neither a JSON array nor NDJSON: {exc}") from exc
+    if not isinstance(raw, list):
+        raise ApiError(400, "malformed_request", "the body must be a JSON array or NDJSON of products")
+    items: list[tuple[int, RegisterProduct]] = []
+    rejected: list[dict[str, Any]] = []
+    for index, item in enumerate(raw):
+        try:
+            items.append((index, ProductIn.model_validate(item).to_command()))
+        except ValidationError as exc:
+            rejected.append(validation_rejection(index, exc))
+    return items, rejected
 
 
 @router.post("", status_code=201)

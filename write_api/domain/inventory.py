@@ -1,0 +1,202 @@
+"""The inventory aggregate (stream `inventory-<sku>`): every warehouse of one SKU.
+
+Invariant, per warehouse: 0 <= reserved <= on_hand; available = on_hand - reserved. Reservations are kept per
+order, so that cancelling releases and shipping ships exactly what that order reserved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from shared.events.payloads import (
+    Allocation,
+    EventPayload,
+    LowStockThresholdSet,
+    StockAdjusted,
+    StockReceived,
+    StockReservationReleased,
+    StockReserved,
+    StockShipped,
+)
+from write_api.commands import AdjustStock, InventoryCommand, ReceiveStock, SetLowStockThreshold
+from write_api.domain.errors import InsufficientStock
+
+STREAM_TYPE = "inventory"
+SNAPSHOT_SCHEMA_VERSION = 1
+
+
+def stream_id(sku: str) -> str:
+    return f"inventory-{sku}"
+
+
+@dataclass(frozen=True)
+class WarehouseStock:
+    on_hand: int = 0
+    reserved: int = 0
+    low_stock_threshold: int = 0
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+@dataclass(frozen=True)
+class Inventory:
+    sku: str
+    warehouses: dict[str, WarehouseStock] = field(default_factory=dict)
+    # order id -> warehouse -> reserved quantity (open orders only)
+    reservations: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def stock(self, warehouse: str) -> WarehouseStock:
+        return self.warehouses.get(warehouse, WarehouseStock())
+
+    @property
+    def available(self) -> int:
+        return sum(w.available for w in self.warehouses.values())
+
+    def to_snapshot(self) -> dict[str, Any]:
+        return {
+            "sku": self.sku,
+            "warehouses": {name: [w.on_hand, w.reserved, w.low_stock_threshold] for name, w in self.warehouses.items()},
+            "reservations": self.reservations,
+        }
+
+    @classmethod
+    def from_snapshot(cls, state: dict[str, Any]) -> Inventory:
+        return cls(
+            sku=state["sku"],
+            warehouses={name: WarehouseStock(*values) for name, values in state["warehouses"].items()},
+            reservations={order: dict(parts) for order, parts in state["reservations"].items()},
+        )
+
+
+def _with(state: Inventory, warehouse: str, **changes: int) -> Inventory:
+    return replace(state, warehouses={**state.warehouses, warehouse: replace(state.stock(warehouse), **changes)})
+
+
+def _reservation_change(state: Inventory, order_id: str, warehouse: str, delta: int) -> dict[str, dict[str, int]]:
+    parts = dict(state.reservations.get(order_id, {}))
+    parts[warehouse] = parts.get(warehouse, 0) + delta
+    if parts[warehouse] <= 0:
+        del parts[warehouse]
+    reservations = {**state.reservations, order_id: parts}
+    if not parts:
+        del reservations[order_id]
+    return reservations
+
+
+def evolve(state: Inventory | None, event: EventPayload) -> Inventory | None:
+    current = state or Inventory(sku=getattr(event, "sku", ""))
+    match event:
+        case StockReceived():
+            stock = current.stock(event.warehouse)
+            return _with(current, event.warehouse, on_hand=stock.on_hand + event.quantity)
+        case StockAdjusted():
+            stock = current.stock(event.warehouse)
+            return _with(current, event.warehouse, on_hand=stock.on_hand + event.delta)
+        case LowStockThresholdSet():
+            return _with(current, event.warehouse, low_stock_threshold=event.threshold)
+        case StockReserved():
+            stock = current.stock(event.warehouse)
+            updated = _with(current, event.warehouse, reserved=stock.reserved + event.quantity)
+            return replace(
+                updated, reservations=_reservation_change(current, event.order_id, event.warehouse, event.quantity)
+            )
+        case StockReservationReleased():
+            stock = current.stock(event.warehouse)
+            updated = _with(current, event.warehouse, reserved=stock.reserved - event.quantity)
+            return replace(
+                updated, reservations=_reservation_change(current, event.order_id, event.warehouse, -event.quantity)
+            )
+        case StockShipped():
+            stock = current.stock(event.warehouse)
+            updated = _with(
+                current,
+                event.warehouse,
+                reserved=stock.reserved - event.quantity,
+                on_hand=stock.on_hand - event.quantity,
+            )
+            return replace(
+                updated, reservations=_reservation_change(current, event.order_id, event.warehouse, -event.quantity)
+            )
+    return state
+
+
+def decide(command: InventoryCommand, state: Inventory | None) -> list[EventPayload]:
+    inventory = state or Inventory(sku=command.sku)
+    match command:
+        case ReceiveStock():
+            return [
+                StockReceived(
+                    sku=command.sku, warehouse=command.warehouse, quantity=command.quantity, reference=command.reference
+                )
+            ]
+        case AdjustStock():
+            stock = inventory.stock(command.warehouse)
+            if stock.on_hand + command.delta < stock.reserved:
+                raise InsufficientStock(
+                    f"on hand in {command.warehouse} would drop below what is reserved",
+                    sku=command.sku,
+                    warehouse=command.warehouse,
+                    on_hand=stock.on_hand,
+                    reserved=stock.reserved,
+                    delta=command.delta,
+                )
+            return [
+                StockAdjusted(
+                    sku=command.sku,
+                    warehouse=command.warehouse,
+                    delta=command.delta,
+                    reason=command.reason,
+                    note=command.note,
+                )
+            ]
+        case SetLowStockThreshold():
+            if inventory.stock(command.warehouse).low_stock_threshold == command.threshold:
+                return []
+            return [LowStockThresholdSet(sku=command.sku, warehouse=command.warehouse, threshold=command.threshold)]
+    raise TypeError(f"not an inventory command: {command!r}")
+
+
+def allocate(inventory: Inventory | None, quantity: int, taken: dict[str, int] | None = None) -> list[Allocation]:
+    """Where to take `quantity` from: one warehouse if one can fill it alone (the one with most available), else
+    split across warehouses, most available first. `taken` is what earlier lines of the same order took.
+    Returns [] if all warehouses together cannot fill it."""
+    taken = taken or {}
+    available = {
+        name: stock.available - taken.get(name, 0)
+        for name, stock in (inventory.warehouses.items() if inventory else ())
+    }
+    ranked = sorted(((a, name) for name, a in available.items() if a > 0), key=lambda item: (-item[0], item[1]))
+    for amount, name in ranked:
+        if amount >= quantity:
+            return [Allocation(warehouse=name, quantity=quantity)]
+    if sum(a for a, _ in ranked) < quantity:
+        return []
+    allocations, remaining = [], quantity
+    for amount, name in ranked:
+        take = min(amount, remaining)
+        allocations.append(Allocation(warehouse=name, quantity=take))
+        remaining -= take
+        if remaining == 0:
+            break
+    return allocations
+
+
+def reserve(sku: str, order_id: str, allocations: list[Allocation]) -> list[EventPayload]:
+    return [StockReserved(sku=sku, order_id=order_id, warehouse=a.warehouse, quantity=a.quantity) for a in allocations]
+
+
+def release(inventory: Inventory, order_id: str) -> list[EventPayload]:
+    return [
+        StockReservationReleased(sku=inventory.sku, order_id=order_id, warehouse=w, quantity=q)
+        for w, q in sorted(inventory.reservations.get(order_id, {}).items())
+    ]
+
+
+def ship(inventory: Inventory, order_id: str) -> list[EventPayload]:
+    return [
+        StockShipped(sku=inventory.sku, order_id=order_id, warehouse=w, quantity=q)
+        for w, q in sorted(inventory.reservations.get(order_id, {}).items())
+    ]

@@ -1,0 +1,145 @@
+"""Inventory commands: receipts, adjustments with reason codes, low-stock thresholds."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from shared.web import ApiError
+from write_api import handlers
+from write_api.command_runner import Rejections, run_bulk, run_command, validation_rejection
+from write_api.commands import AdjustStock, ReceiveStock, SetLowStockThreshold
+from write_api.dependencies import IfMatch, Store, WarehouseRole
+from write_api.domain.inventory import Inventory
+from write_api.handlers import Outcome
+from write_api.routes.fields import ID_PATTERN, SKU_PATTERN, Quantity, Sku, WarehouseId
+
+router = APIRouter(prefix="/inventory", tags=["inventory"])
+
+
+class ReceiptIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    warehouse: WarehouseId
+    quantity: Quantity
+    reference: str | None = Field(default=None, max_length=200)
+
+
+class AdjustmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    warehouse: WarehouseId
+    delta: int = Field(ge=-1_000_000, le=1_000_000, strict=True)
+    reason: Literal["count_correction", "damaged", "lost", "found", "returned", "other"]
+    note: str | None = Field(default=None, max_length=1000)
+
+    @field_validator("delta")
+    @classmethod
+    def _not_zero(cls, delta: int) -> int:
+        if delta == 0:
+            raise ValueError("must not be 0")
+        return delta
+
+
+class ThresholdIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    low_stock_threshold: int = Field(ge=0, le=1_000_000, strict=True)
+
+
+def render_inventory(outcome: Outcome[Inventory]) -> dict[str, Any]:
+    stock = outcome.state
+    assert stock is not None
+    return {
+        "sku": stock.sku,
+        "warehouses": [
+            {
+                "warehouse": name,
+                "on_hand": w.on_hand,
+                "reserved": w.reserved,
+                "available": w.available,
+                "low_stock_threshold": w.low_stock_threshold,
+            }
+            for name, w in sorted(stock.warehouses.items())
+        ],
+        "version": outcome.version,
+        "position": outcome.position,
+    }
+
+
+class BatchReceiptIn(ReceiptIn):
+    sku: str = Field(pattern=SKU_PATTERN)
+
+
+@router.post("/receipts")
+async def receive_stock_batch(request: Request, store: Store, role: WarehouseRole) -> JSONResponse:
+    """Many receipts at once (an extension of the contract, for deliveries and stock takes): a JSON array of
+    `{sku, warehouse, quantity, reference?}`. Answers `{applied, rejected: [{index, error}], position}`."""
+    return await run_bulk(
+        request,
+        store,
+        role,
+        parse_receipts,
+        handlers.receive_many,
+        lambda result, rejected: {"applied": result.created, "rejected": rejected, "position": result.position},
+    )
+
+
+def parse_receipts(body: bytes, _content_type: str) -> tuple[list[tuple[int, ReceiveStock]], Rejections]:
+    try:
+        raw = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, "malformed_request", f"the body is not JSON: {exc}") from exc
+    if not isinstance(raw, list):
+        raise ApiError(400, "malformed_request", "the body must be a JSON array of receipts")
+    items: list[tuple[int, ReceiveStock]] = []
+    rejected: Rejections = []
+    for index, item in enumerate(raw):
+        try:
+            receipt = BatchReceiptIn.model_validate(item)
+        except ValidationError as exc:
+            rejected.append(validation_rejection(index, exc))
+            continue
+        items.append(
+            (
+                index,
+                ReceiveStock(
+                    sku=receipt.sku, warehouse=receipt.warehouse, quantity=receipt.quantity, reference=receipt.reference
+                ),
+            )
+        )
+    return items, rejected
+
+
+@router.post("/{sku}/receipts")
+async def receive_stock(
+    sku: Sku, body: ReceiptIn, request: Request, store: Store, role: WarehouseRole, if_match: IfMatch
+) -> JSONResponse:
+    command = ReceiveStock(sku=sku, warehouse=body.warehouse, quantity=body.quantity, reference=body.reference)
+    return await run_command(request, store, command, role=role, render=render_inventory, expected_version=if_match)
+
+
+@router.post("/{sku}/adjustments")
+async def adjust_stock(
+    sku: Sku, body: AdjustmentIn, request: Request, store: Store, role: WarehouseRole, if_match: IfMatch
+) -> JSONResponse:
+    command = AdjustStock(sku=sku, warehouse=body.warehouse, delta=body.delta, reason=body.reason, note=body.note)
+    return await run_command(request, store, command, role=role, render=render_inventory, expected_version=if_match)
+
+
+@router.put("/{sku}/thresholds/{warehouse}")
+async def set_threshold(
+    sku: Sku,
+    warehouse: Annotated[str, Path(pattern=ID_PATTERN)],
+    body: ThresholdIn,
+    request: Request,
+    store: Store,
+    role: WarehouseRole,
+    if_match: IfMatch,
+) -> JSONResponse:
+    command = SetLowStockThreshold(sku=sku, warehouse=warehouse, threshold=body.low_stock_threshold)
+    return await run_command(request, store, command, role=role, render=render_inventory, expected_version=if_match)

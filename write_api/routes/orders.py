@@ -1,0 +1,135 @@
+"""Order commands: place, add a line, cancel, ship."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.events.payloads import Address, Customer
+from write_api.command_runner import run_command
+from write_api.commands import AddOrderLine, CancelOrder, OrderLineRequest, PlaceOrder, ShipOrder
+from write_api.dependencies import BackofficeRole, IfMatch, Store, StorefrontRole
+from write_api.domain.orders import MAX_LINES, Order
+from write_api.handlers import Outcome
+from write_api.routes.fields import ID_PATTERN, SKU_PATTERN, Quantity
+
+router = APIRouter(prefix="/orders", tags=["orders"])
+
+OrderId = Annotated[str, Path(pattern=ID_PATTERN)]
+EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$"
+_ALPHABET = string.ascii_uppercase + string.digits
+
+
+def new_order_id() -> str:
+    return "ORD-" + "".join(secrets.choice(_ALPHABET) for _ in range(10))
+
+
+class CustomerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(pattern=EMAIL_PATTERN, max_length=254)
+
+
+class AddressIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    line1: str = Field(min_length=1, max_length=200)
+    line2: str | None = Field(default=None, max_length=200)
+    city: str = Field(min_length=1, max_length=100)
+    postal_code: str = Field(min_length=1, max_length=20)
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+
+
+class LineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: str = Field(pattern=SKU_PATTERN)
+    quantity: Quantity
+
+    def to_request(self) -> OrderLineRequest:
+        return OrderLineRequest(sku=self.sku, quantity=self.quantity)
+
+
+class OrderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    customer: CustomerIn
+    lines: list[LineIn] = Field(min_length=1, max_length=MAX_LINES)
+    shipping_address: AddressIn
+
+
+class CancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class ShipIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    carrier: str | None = Field(default=None, max_length=100)
+    tracking_number: str | None = Field(default=None, max_length=100)
+
+
+def render_order(outcome: Outcome[Order]) -> dict[str, Any]:
+    order = outcome.state
+    assert order is not None
+    return {
+        "order_id": order.order_id,
+        "status": order.status,
+        "customer": order.customer.model_dump(mode="json"),
+        "shipping_address": order.shipping_address.model_dump(mode="json", exclude_none=True),
+        "lines": [line.model_dump(mode="json") for line in order.lines],
+        "total": order.total.model_dump(mode="json"),
+        "version": outcome.version,
+        "position": outcome.position,
+    }
+
+
+@router.post("", status_code=201)
+async def place_order(body: OrderIn, request: Request, store: Store, role: StorefrontRole) -> JSONResponse:
+    command = PlaceOrder(
+        order_id=new_order_id(),
+        customer=Customer.model_validate(body.customer.model_dump()),
+        shipping_address=Address.model_validate(body.shipping_address.model_dump()),
+        lines=tuple(line.to_request() for line in body.lines),
+    )
+    return await run_command(request, store, command, role=role, render=render_order, status_code=201)
+
+
+@router.post("/{order_id}/lines")
+async def add_line(
+    order_id: OrderId, body: LineIn, request: Request, store: Store, role: StorefrontRole, if_match: IfMatch
+) -> JSONResponse:
+    command = AddOrderLine(order_id=order_id, line=body.to_request())
+    return await run_command(request, store, command, role=role, render=render_order, expected_version=if_match)
+
+
+@router.post("/{order_id}/cancel")
+async def cancel_order(
+    order_id: OrderId, body: CancelIn, request: Request, store: Store, role: BackofficeRole, if_match: IfMatch
+) -> JSONResponse:
+    command = CancelOrder(order_id=order_id, reason=body.reason)
+    return await run_command(request, store, command, role=role, render=render_order, expected_version=if_match)
+
+
+@router.post("/{order_id}/ship")
+async def ship_order(
+    order_id: OrderId,
+    request: Request,
+    store: Store,
+    role: BackofficeRole,
+    if_match: IfMatch,
+    body: ShipIn | None = None,
+) -> JSONResponse:
+    body = body or ShipIn()
+    command = ShipOrder(order_id=order_id, carrier=body.carrier, tracking_number=body.tracking_number)
+    return await run_command(request, store, command, role=role, render=render_order, expected_version=if_match)
