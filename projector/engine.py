@@ -45,22 +45,33 @@ class _Pending:
 
 
 def fold(
-    spec: ProjectionSpec, doc: Document | None, events: list[tuple[int, Envelope]], result: BatchResult
+    spec: ProjectionSpec,
+    doc: Document | None,
+    events: list[tuple[int, Envelope]],
+    result: BatchResult,
+    context: Document | None = None,
 ) -> tuple[Document | None, bool]:
     """Apply events in order to a document; returns the new document and whether it changed."""
-    versions: dict[str, int] = dict(doc.get("stream_versions", {})) if doc else {}
+    if doc is not None:
+        versions: dict[str, int] = dict(doc.get("stream_versions", {}))
+    else:  # a document derived from another starts where that one is
+        versions = dict(context.get("stream_versions", {})) if context else {}
     blocked: set[str] = set()
     changed = False
     for index, event in events:
         applied = versions.get(event.stream_id, 0)
         if event.version <= applied:
             continue  # duplicate
-        if event.version > applied + 1 or event.stream_id in blocked:
+        jump = event.version > applied + 1 and event.stream_type not in spec.partial_stream_types
+        if jump or event.stream_id in blocked:
             result.early.add(index)
             blocked.add(event.stream_id)
             continue
         try:
-            new = spec.apply(doc, event)
+            if spec.apply_in_context is not None:
+                new = spec.apply_in_context(doc, event, context)
+            else:
+                new = spec.apply(doc, event)
         except Exception as exc:  # noqa: BLE001 - a projection bug or bad payload: park this event, go on
             result.poison[index] = f"{type(exc).__name__}: {exc}"
             blocked.add(event.stream_id)
@@ -83,17 +94,26 @@ async def apply_batch(es: AsyncElasticsearch, index: str, spec: ProjectionSpec, 
         doc_id = spec.document_id(event)
         if doc_id is not None:
             groups.setdefault(doc_id, _Pending([])).events.append((i, event))
+    if spec.fan_out is not None:
+        await _fan_out(es, index, spec, batch, groups)
     for pending in groups.values():
         pending.events.sort(key=lambda item: (item[1].transaction_id, item[1].global_position))
     todo = dict(groups)
     for _ in range(MAX_CONFLICT_ROUNDS):
         if not todo:
             return result
-        await _fetch(es, index, todo)
+        contexts = await _fetch(es, index, todo, spec)
         operations: list[dict[str, Any]] = []
         ids: list[str] = []
-        for doc_id, pending in todo.items():
-            doc, changed = fold(spec, pending.doc, pending.events, result)
+        # Context documents first, so that documents derived from them see their state after this batch.
+        order = sorted(todo, key=lambda d: d not in contexts)
+        for doc_id in order:
+            pending = todo[doc_id]
+            context_id = spec.context_id(doc_id) if spec.context_id else None
+            context = contexts.get(context_id) if context_id else None
+            doc, changed = fold(spec, pending.doc, pending.events, result, context)
+            if doc_id in contexts:
+                contexts[doc_id] = doc
             if not changed or doc is None:
                 continue
             if pending.seq_no is None:
@@ -140,9 +160,41 @@ def _reset(pending: _Pending, result: BatchResult) -> _Pending:
     return _Pending(pending.events)
 
 
-async def _fetch(es: AsyncElasticsearch, index: str, todo: dict[str, _Pending]) -> None:
-    response = await es.mget(index=index, ids=list(todo))
+async def _fan_out(
+    es: AsyncElasticsearch, index: str, spec: ProjectionSpec, batch: list[Envelope], groups: dict[str, _Pending]
+) -> None:
+    assert spec.fan_out is not None
+    keyed: dict[str, list[int]] = {}
+    for i, event in enumerate(batch):
+        key = spec.fan_out(event)
+        if key is not None:
+            keyed.setdefault(key, []).append(i)
+    if not keyed:
+        return
+    # The documents may have been written moments ago: make them searchable first.
+    await es.indices.refresh(index=index)
+    response = await es.search(
+        index=index, query={"terms": {"sku": list(keyed)}}, size=10_000, source_includes=["sku"], sort=["_doc"]
+    )
+    for hit in response["hits"]["hits"]:
+        for i in keyed.get(hit["_source"].get("sku"), ()):
+            pending = groups.setdefault(hit["_id"], _Pending([]))
+            if all(j != i for j, _ in pending.events):
+                pending.events.append((i, batch[i]))
+
+
+async def _fetch(
+    es: AsyncElasticsearch, index: str, todo: dict[str, _Pending], spec: ProjectionSpec
+) -> dict[str, Document | None]:
+    """Load the documents to fold (with their seq_no/primary_term) and their context documents."""
+    context_ids = {c for d in todo if spec.context_id and (c := spec.context_id(d))}
+    response = await es.mget(index=index, ids=list(dict.fromkeys([*todo, *context_ids])))
+    contexts: dict[str, Document | None] = {c: None for c in context_ids}
     for found in response["docs"]:
+        if found["_id"] in contexts:
+            contexts[found["_id"]] = found["_source"] if found.get("found") else None
+        if found["_id"] not in todo:
+            continue
         pending = todo[found["_id"]]
         if found.get("found"):
             pending.doc = found["_source"]
@@ -150,3 +202,4 @@ async def _fetch(es: AsyncElasticsearch, index: str, todo: dict[str, _Pending]) 
             pending.primary_term = found["_primary_term"]
         else:
             pending.doc = pending.seq_no = pending.primary_term = None
+    return contexts

@@ -17,6 +17,8 @@ from elasticsearch import AsyncElasticsearch
 from projector.consumer import ProjectionWorker
 from projector.elastic import read_position
 from projector.projections import ProjectionSpec
+from projector.projections import inventory as inventory_projection
+from projector.projections import orders as orders_projection
 from projector.projections import products as products_projection
 from projector.settings import ProjectorSettings
 from shared.logging import configure_logging
@@ -29,6 +31,8 @@ log = logging.getLogger(__name__)
 
 PROJECTIONS: dict[Projection, ProjectionSpec] = {
     Projection.PRODUCTS: products_projection.SPEC,
+    Projection.INVENTORY: inventory_projection.SPEC,
+    Projection.ORDERS: orders_projection.SPEC,
 }
 
 

@@ -10,7 +10,7 @@ from shared.config import ElasticSettings, PostgresSettings, RabbitSettings
 class ProjectorSettings(ElasticSettings, RabbitSettings, PostgresSettings):
     projector_port: int = 8004
     # Which projections this process runs (comma-separated); all by default.
-    projections: str = "products"
+    projections: str = "products,inventory,orders"
     prefetch: int = Field(default=1000, ge=1)
     batch_size: int = Field(default=500, ge=1)
     batch_wait_ms: int = Field(default=50, ge=0)

@@ -25,6 +25,9 @@ class Role(StrEnum):
 DEVELOPMENT_KEYS: dict[Role, str] = {role: f"dev-{role.value}-key" for role in Role}
 
 
+_DEVELOPMENT_DIGESTS = {hashlib.sha256(key.encode()).digest() for key in DEVELOPMENT_KEYS.values()}
+
+
 class ApiKeyConfigError(ValueError):
     """API_KEYS is malformed, or missing / a placeholder outside development."""
 
@@ -53,6 +56,7 @@ def parse_api_keys(spec: str, environment: str) -> KeyRing:
         if not item:
             continue
         role_name, sep, key = item.partition(":")
+        key = key.strip()
         if not sep or not key:
             raise ApiKeyConfigError(f"API_KEYS entry {role_name!r} is not of the form role:key")
         try:
@@ -68,6 +72,8 @@ def parse_api_keys(spec: str, environment: str) -> KeyRing:
                 raise ApiKeyConfigError(f"API_KEYS entry for {role.value} has a malformed sha256 hex") from None
             if len(digest) != 32:
                 raise ApiKeyConfigError(f"API_KEYS entry for {role.value} must be 64 hex digits after sha256:")
+            if environment != "development" and digest in _DEVELOPMENT_DIGESTS:
+                raise ApiKeyConfigError(f"API_KEYS entry for {role.value} is the hash of a development key")
         else:
             if environment != "development" and (key in DEVELOPMENT_KEYS.values() or len(key) < 16):
                 raise ApiKeyConfigError(

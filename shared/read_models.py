@@ -15,6 +15,8 @@ class Projection(StrEnum):
 # Bumping it and running `python -m projector rebuild <name>` moves the alias to a new index.
 MAPPING_VERSIONS: dict[Projection, int] = {
     Projection.PRODUCTS: 1,
+    Projection.INVENTORY: 1,
+    Projection.ORDERS: 1,
 }
 
 # Index (not behind an alias) holding one document per projection: the read side position it has applied.

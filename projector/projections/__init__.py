@@ -24,3 +24,13 @@ class ProjectionSpec:
     document_id: Callable[[Envelope], str | None]
     # The document after the event (None in, for a document that does not exist yet).
     apply: Callable[[Document | None, Envelope], Document | None]
+    # Documents that also take events of a stream they share a key with: every existing document whose `sku`
+    # field equals fan_out(event) receives the event too (a renamed product -> each of its stock rows).
+    fan_out: Callable[[Envelope], str | None] | None = None
+    # The document a document is derived from (a stock row from its product's header), handed to
+    # apply_in_context; a new document starts from its context's stream versions.
+    context_id: Callable[[str], str | None] | None = None
+    apply_in_context: Callable[[Document | None, Envelope, Document | None], Document | None] | None = None
+    # Stream types of which a document sees only some events (a stock row sees its own warehouse's events of the
+    # SKU's inventory stream): there a version jump is not a gap. Duplicates are still skipped.
+    partial_stream_types: frozenset[str] = frozenset()

@@ -9,11 +9,17 @@ from typing import Any
 from projector.projections import Document, ProjectionSpec
 from shared.events.envelope import Envelope
 from shared.events.payloads import (
+    EventPayload,
     Money,
     ProductDetailsChanged,
     ProductDiscontinued,
     ProductPriceChanged,
     ProductRegistered,
+    StockAdjusted,
+    StockReceived,
+    StockReservationReleased,
+    StockReserved,
+    StockShipped,
 )
 from shared.events.registry import EVENT_TYPES, decode
 from shared.read_models import Projection
@@ -78,7 +84,8 @@ def strip_html(text: str | None) -> str | None:
 def derive_category(name: str) -> str | None:
     words = f" {_SPACE.sub(' ', re.sub(r'[^a-z0-9]+', ' ', name.lower()))} "
     for phrase, category in DERIVED_CATEGORIES:
-        if f" {phrase} " in words or f" {phrase}s " in words:
+        plurals = (f" {phrase}s ", f" {phrase[:-1]}ies " if phrase.endswith("y") else f" {phrase}es ")
+        if f" {phrase} " in words or any(p in words for p in plurals):
             return category
     return None
 
@@ -114,6 +121,48 @@ def _catalogue_fields(
     }
 
 
+def stock_fields(stock: dict[str, list[int]]) -> dict[str, Any]:
+    """Shopper-facing stock from per-warehouse [on_hand, reserved]."""
+    available = {w: max(0, on_hand - reserved) for w, (on_hand, reserved) in sorted(stock.items())}
+    total = sum(available.values())
+    return {
+        "stock": stock,
+        "available": total,
+        "in_stock": total > 0,
+        "stocked_in": [w for w, a in available.items() if a > 0],
+        "warehouses": [{"warehouse": w, "available": a} for w, a in available.items()],
+    }
+
+
+def apply_stock(doc: Document | None, payload: EventPayload) -> Document:
+    """An inventory event changes the product's stock (a stub document holds it until the product arrives)."""
+    base = doc or {"sku": getattr(payload, "sku", ""), "status": "pending"}
+    stock = {w: list(v) for w, v in base.get("stock", {}).items()}
+    match payload:
+        case StockReceived() | StockAdjusted() | StockReserved() | StockReservationReleased() | StockShipped():
+            on_hand, reserved = stock.get(payload.warehouse, [0, 0])
+            delta_on_hand, delta_reserved = _stock_delta(payload)
+            stock[payload.warehouse] = [on_hand + delta_on_hand, reserved + delta_reserved]
+        case _:
+            return base
+    return {**base, **stock_fields(stock)}
+
+
+def _stock_delta(payload: EventPayload) -> tuple[int, int]:
+    match payload:
+        case StockReceived():
+            return payload.quantity, 0
+        case StockAdjusted():
+            return payload.delta, 0
+        case StockReserved():
+            return 0, payload.quantity
+        case StockReservationReleased():
+            return 0, -payload.quantity
+        case StockShipped():
+            return -payload.quantity, -payload.quantity
+    return 0, 0
+
+
 def _price(price: Money) -> dict[str, Any]:
     return {"price": float(price.amount), "price_cents": price.cents(), "currency": price.currency}
 
@@ -123,9 +172,11 @@ def apply(doc: Document | None, event: Envelope) -> Document | None:
         return doc  # tolerant reader: an event type this code does not know changes nothing
     payload = decode(event.event_type, event.schema_version, event.data)
     recorded = event.recorded_at.isoformat()
+    if event.stream_type == "inventory":
+        return apply_stock(doc, payload)
     match payload:
         case ProductRegistered():
-            base = doc or {"in_stock": False, "available": 0, "warehouses": []}
+            base = doc or stock_fields({})
             return {
                 **base,
                 "sku": payload.sku,
@@ -139,17 +190,25 @@ def apply(doc: Document | None, event: Envelope) -> Document | None:
             }
         case ProductDetailsChanged() if doc is not None:
             current = {**doc["catalogue"], **payload.changes}
+            current["attributes"] = dict(current.get("attributes") or {})
             return {**doc, **_catalogue_fields(**current), "updated_at": recorded}
         case ProductPriceChanged() if doc is not None:
             return {**doc, **_price(payload.price), "updated_at": recorded}
         case ProductDiscontinued() if doc is not None:
-            return {**doc, "status": "discontinued", "updated_at": recorded}
+            # Kept as a tombstone, but no longer suggested.
+            return {
+                **{k: v for k, v in doc.items() if k != "suggest"},
+                "status": "discontinued",
+                "updated_at": recorded,
+            }
     return doc
 
 
 def document_id(event: Envelope) -> str | None:
     if event.stream_type == "product":
         return str(event.data.get("sku") or event.stream_id.removeprefix("product-"))
+    if event.stream_type == "inventory":
+        return str(event.data.get("sku") or event.stream_id.removeprefix("inventory-"))
     return None
 
 

@@ -148,6 +148,8 @@ async def get_product(
             raise ApiError(404, "not_found", f"product {sku} does not exist", {"sku": sku}) from exc
         raise
     source = found["_source"]
+    if source.get("status") not in ("active", "discontinued"):  # stock known, product not yet projected
+        raise ApiError(404, "not_found", f"product {sku} does not exist", {"sku": sku})
     body = {
         "sku": source["sku"],
         "name": source["name"],

@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 
 class Money(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Tolerant reader: a stored payload may carry fields a later version added.
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     amount: Decimal = Field(max_digits=14, decimal_places=2, ge=0)
     currency: str = Field(pattern=r"^[A-Z]{3}$")

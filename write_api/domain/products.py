@@ -75,7 +75,10 @@ def evolve(state: Product | None, event: EventPayload) -> Product | None:
                 attributes=dict(event.attributes),
             )
         case ProductDetailsChanged() if state is not None:
-            return replace(state, **{k: v for k, v in event.changes.items() if k in DETAIL_FIELDS})
+            changes = {k: v for k, v in event.changes.items() if k in DETAIL_FIELDS}
+            if "attributes" in changes:
+                changes["attributes"] = dict(changes["attributes"] or {})
+            return replace(state, **changes)
         case ProductPriceChanged() if state is not None:
             return replace(state, price=event.price)
         case ProductDiscontinued() if state is not None:

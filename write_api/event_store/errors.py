@@ -19,6 +19,14 @@ class WrongExpectedVersion(EventStoreError):
         self.actual = actual
 
 
+class DuplicateEvent(EventStoreError):
+    """An event id that is in the store already (event ids are unique across all streams)."""
+
+    def __init__(self, event_ids: list[str]) -> None:
+        super().__init__(f"event id(s) already stored: {', '.join(event_ids)}")
+        self.event_ids = event_ids
+
+
 class IdempotencyKeyTaken(EventStoreError):
     """Another request with the same Idempotency-Key committed first."""
 

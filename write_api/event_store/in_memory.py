@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from write_api.event_store.errors import IdempotencyKeyTaken, WrongExpectedVersion
+from write_api.event_store.errors import DuplicateEvent, IdempotencyKeyTaken, WrongExpectedVersion
 from write_api.event_store.records import (
     AppendResult,
     IdempotencyRecord,
@@ -23,6 +24,7 @@ from write_api.event_store.records import (
 class InMemoryEventStore:
     def __init__(self) -> None:
         self._events: list[RecordedEvent] = []
+        self._event_ids: set[uuid.UUID] = set()
         self._streams: dict[str, list[RecordedEvent]] = {}
         self._snapshots: dict[str, Snapshot] = {}
         self._idempotency: dict[str, IdempotencyRecord] = {}
@@ -37,6 +39,8 @@ class InMemoryEventStore:
                     raise WrongExpectedVersion(item.stream_id, item.expected_version, actual)
             if idempotency is not None and idempotency.key in self._idempotency:
                 raise IdempotencyKeyTaken(idempotency.key)
+            if duplicates := [str(e.event_id) for a in appends for e in a.events if e.event_id in self._event_ids]:
+                raise DuplicateEvent(duplicates)
             self._transaction_id += 1
             now = datetime.now(UTC)
             versions: dict[str, int] = {}
@@ -57,6 +61,7 @@ class InMemoryEventStore:
                         recorded_at=now,
                     )
                     stream.append(recorded)
+                    self._event_ids.add(event.event_id)
                     self._events.append(recorded)
                 versions[item.stream_id] = len(stream)
                 if item.snapshot is not None:

@@ -8,7 +8,7 @@ import asyncpg
 import orjson
 
 from write_api.event_store import queries
-from write_api.event_store.errors import IdempotencyKeyTaken, WrongExpectedVersion
+from write_api.event_store.errors import DuplicateEvent, IdempotencyKeyTaken, WrongExpectedVersion
 from write_api.event_store.records import (
     AppendResult,
     IdempotencyRecord,
@@ -49,6 +49,10 @@ def _translated(
         return WrongExpectedVersion(stream.stream_id, stream.expected_version)
     if exc.constraint_name == "idempotency_keys_pkey" and record is not None:
         return IdempotencyKeyTaken(record.key)
+    if exc.constraint_name == "events_event_id_key":
+        return DuplicateEvent(
+            [str(e.event_id) for a in appends for e in a.events if str(e.event_id) in (exc.detail or "")]
+        )
     return exc
 
 

@@ -132,6 +132,8 @@ async def change_product(
     changes = body.model_dump(exclude_unset=True)
     if "name" in changes and changes["name"] is None:
         changes.pop("name")  # a product always has a name
+    if "attributes" in changes and changes["attributes"] is None:
+        changes["attributes"] = {}  # null clears the attributes
     command = ChangeProductDetails(sku=sku, changes=changes)
     return await run_command(request, store, command, role=role, render=render_product, expected_version=if_match)
 

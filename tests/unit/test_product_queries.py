@@ -1,0 +1,190 @@
+"""Shopper product search: the Elasticsearch request body built from the query parameters (pure)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from search_api.queries.products import SORTS, ProductSearch, build_search, build_suggest
+
+BRAND = {"terms": {"brand": ["Acme", "Globex"]}}
+CATEGORY = {"terms": {"category": ["Cables"]}}
+PRICE = {"range": {"price": {"gte": 10.0, "lte": 50.0}}}
+ACTIVE = {"term": {"status": "active"}}
+
+
+def filtered() -> ProductSearch:
+    return ProductSearch(brand=("Acme", "Globex"), category=("Cables",), price_min=10.0, price_max=50.0)
+
+
+def walk(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    yield path, node
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from walk(value, (*path, str(key)))
+    elif isinstance(node, list):
+        for value in node:
+            yield from walk(value, path)
+
+
+def keys(body: Any) -> set[str]:
+    return {path[-1] for path, _ in walk(body) if path}
+
+
+def agg_filters(body: dict[str, Any], facet: str) -> list[dict[str, Any]]:
+    return body["aggs"][facet]["filter"]["bool"]["filter"]  # type: ignore[no-any-return]
+
+
+def test_discontinued_products_are_always_excluded() -> None:
+    for search in (
+        ProductSearch(),
+        ProductSearch(q="cable"),
+        filtered(),
+        ProductSearch(in_stock=True, sort="price_asc"),
+    ):
+        body = build_search(search)
+        assert ACTIVE in body["query"]["bool"]["filter"]
+        # The status filter is in the query, so facet counts exclude discontinued products too.
+        assert "must_not" not in body["query"]["bool"]
+
+
+def test_no_filters_no_text() -> None:
+    body = build_search(ProductSearch())
+    assert body["query"] == {"bool": {"filter": [ACTIVE]}}
+    assert body["post_filter"] == {"bool": {"filter": []}}
+    for facet in ("brand", "category", "price"):
+        assert agg_filters(body, facet) == []
+
+
+def test_disjunctive_facets() -> None:
+    body = build_search(filtered())
+    # A facet's counts ignore its own filter but honour every other facet's filter.
+    assert sorted(map(json.dumps, agg_filters(body, "brand"))) == sorted(map(json.dumps, [CATEGORY, PRICE]))
+    assert sorted(map(json.dumps, agg_filters(body, "category"))) == sorted(map(json.dumps, [BRAND, PRICE]))
+    assert sorted(map(json.dumps, agg_filters(body, "price"))) == sorted(map(json.dumps, [BRAND, CATEGORY]))
+    # The hits honour every facet filter, after the aggregations.
+    assert sorted(map(json.dumps, body["post_filter"]["bool"]["filter"])) == sorted(
+        map(json.dumps, [BRAND, CATEGORY, PRICE])
+    )
+    # Facet filters are not in the query itself (that would narrow the facets).
+    assert not {json.dumps(f) for f in body["query"]["bool"]["filter"]} & {
+        json.dumps(f) for f in (BRAND, CATEGORY, PRICE)
+    }
+
+
+def test_facet_aggregations() -> None:
+    aggs = build_search(ProductSearch())["aggs"]
+    assert aggs["brand"]["aggs"]["values"]["terms"]["field"] == "brand"
+    assert aggs["category"]["aggs"]["values"]["terms"]["field"] == "category"
+    ranges = aggs["price"]["aggs"]["values"]["range"]
+    assert ranges["field"] == "price"
+    assert ranges["ranges"][0] == {"to": 25} and ranges["ranges"][-1] == {"from": 1000}
+    for left, right in zip(ranges["ranges"], ranges["ranges"][1:], strict=False):
+        assert left["to"] == right["from"]  # contiguous, no gaps
+
+
+def test_one_sided_price_filter() -> None:
+    body = build_search(ProductSearch(price_min=5.0))
+    assert body["post_filter"]["bool"]["filter"] == [{"range": {"price": {"gte": 5.0}}}]
+    body = build_search(ProductSearch(price_max=0.0))
+    assert body["post_filter"]["bool"]["filter"] == [{"range": {"price": {"lte": 0.0}}}]
+
+
+def test_stock_and_warehouse_filters_narrow_query_and_facets() -> None:
+    body = build_search(ProductSearch(in_stock=False, warehouse="W1"))
+    assert {"term": {"in_stock": False}} in body["query"]["bool"]["filter"]
+    assert {"term": {"stocked_in": "W1"}} in body["query"]["bool"]["filter"]
+
+
+@pytest.mark.parametrize(
+    ("sort", "first"),
+    [
+        ("relevance", {"_score": "desc"}),
+        ("price_asc", {"price": "asc"}),
+        ("price_desc", {"price": "desc"}),
+        ("newest", {"registered_at": "desc"}),
+        ("name", {"name.sort": "asc"}),
+    ],
+)
+def test_sorts_end_with_a_unique_tie_breaker(sort: Any, first: dict[str, str]) -> None:
+    body = build_search(ProductSearch(sort=sort))
+    assert body["sort"][0] == first
+    assert body["sort"][-1] == {"sku": "asc"}
+    assert body["sort"] == SORTS[sort]
+
+
+def test_relevance_ranks_in_stock_first_at_equal_score() -> None:
+    assert build_search(ProductSearch(q="x"))["sort"][:2] == [{"_score": "desc"}, {"in_stock": "desc"}]
+
+
+HOSTILE = [
+    "hdmi cable",
+    "name:foo AND brand:* OR (x",
+    '"}}, {"match_all": {}}',
+    "*:*",
+    "\\ / ~ ^ [ ] { }",
+]
+
+
+@pytest.mark.parametrize("q", HOSTILE)
+def test_user_text_only_in_match_clauses(q: str) -> None:
+    body = build_search(ProductSearch(q=q))
+    assert "query_string" not in keys(body)
+    assert "query_string" not in json.dumps(body)
+    assert "match_all" not in keys(body)
+    safe = {"multi_match", "match", "match_phrase", "match_bool_prefix", "simple_query_string", "term"}
+    occurrences = [path for path, value in walk(body) if isinstance(value, str) and q.strip().lower() in value.lower()]
+    assert occurrences, "the text is searched"
+    for path in occurrences:
+        assert set(path) & safe, f"user text at {'.'.join(path)}"
+    # The text is a value, never spliced into structure.
+    assert q not in keys(body)
+    [must] = body["query"]["bool"]["must"]
+    assert must["bool"]["must"][0]["multi_match"]["query"] == q
+
+
+def test_text_query_searches_name_above_description() -> None:
+    multi_match = build_search(ProductSearch(q="cable"))["query"]["bool"]["must"][0]["bool"]["must"][0]["multi_match"]
+    weights = {f.split("^")[0]: float(f.split("^")[1]) if "^" in f else 1.0 for f in multi_match["fields"]}
+    assert weights["name"] > weights["description"]
+    assert multi_match["fuzziness"] == "AUTO"  # typos tolerated
+
+
+def test_no_text_means_no_must_clause() -> None:
+    assert "must" not in build_search(ProductSearch(q=None))["query"]["bool"]
+    assert "must" not in build_search(ProductSearch(q=""))["query"]["bool"]
+
+
+@pytest.mark.parametrize(
+    ("page", "size", "offset"), [(1, 20, 0), (2, 20, 20), (3, 7, 14), (500, 20, 9980), (1, 100, 0)]
+)
+def test_paging(page: int, size: int, offset: int) -> None:
+    body = build_search(ProductSearch(page=page, size=size))
+    assert (body["from"], body["size"]) == (offset, size)
+    assert "search_after" not in body
+    assert body["track_total_hits"] is True
+
+
+def test_cursor_paging_uses_search_after_not_from() -> None:
+    body = build_search(ProductSearch(page=3, size=10, search_after=[1.5, True, "SKU-9"]))
+    assert body["search_after"] == [1.5, True, "SKU-9"]
+    assert "from" not in body
+    assert body["size"] == 10
+
+
+def test_source_and_highlight() -> None:
+    body = build_search(ProductSearch(q="x"))
+    assert {"sku", "name", "brand", "category", "price", "in_stock", "available"} <= set(body["_source"])
+    assert {"name", "description"} <= set(body["highlight"]["fields"])
+
+
+def test_suggest_body() -> None:
+    body = build_suggest('hdm"i', size=5)
+    completion = body["suggest"]["products"]["completion"]
+    assert body["suggest"]["products"]["prefix"] == 'hdm"i'
+    assert completion["size"] == 5 and completion["field"] == "suggest"
+    assert "fuzzy" in completion
+    assert "query_string" not in json.dumps(body)
