@@ -26,6 +26,7 @@ from projector.projections import ProjectionSpec
 from projector.settings import ProjectorSettings
 from shared.events.envelope import Envelope, PositionMarker
 from shared.messaging import Topology, declare_topology
+from shared.read_models import alias_name
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,9 @@ class ProjectionWorker:
     async def _run_once(self, stop: asyncio.Event) -> None:
         prefix = self.settings.elasticsearch_prefix
         await ensure_positions_index(self.es, prefix)
-        index = await ensure_alias(self.es, prefix, self.spec.projection, self.settings.index_replicas)
+        await ensure_alias(self.es, prefix, self.spec.projection, self.settings.index_replicas)
+        # Read and write through the alias, so that a rebuild's alias swap redirects this worker at once.
+        index = alias_name(prefix, self.spec.projection)
         self.position = self.visible_position = await read_position(self.es, prefix, self.spec.projection)
         APPLIED_POSITION.labels(self.name).set(self.position)
         connection = await aio_pika.connect(self.settings.rabbitmq_url)
@@ -185,6 +188,9 @@ class ProjectionWorker:
             self.position = position
             await self._record_position()
             APPLIED_POSITION.labels(self.name).set(position)
+        if not poison and not early and not held_markers:
+            await batch[-1].ack(multiple=True)  # one frame acknowledges the whole batch
+            batch = []
         for i, message in enumerate(batch):
             if i in poison:
                 await self._park(topology, message, poison[i])

@@ -61,3 +61,17 @@ async def ensure_position(
     if visible < min_position:
         await es.indices.refresh(index=",".join(alias_name(prefix, p) for p in projections))
     return Consistency(applied, stale=False)
+
+
+async def read_consistency(
+    es: AsyncElasticsearch,
+    prefix: str,
+    projections: tuple[Projection, ...],
+    min_position: int | None,
+    wait_ms: int | None,
+    default_wait_ms: int,
+    max_wait_ms: int,
+) -> Consistency:
+    """ensure_position with the request's wait bounded by the service's settings."""
+    wait = min(max_wait_ms, default_wait_ms if wait_ms is None else wait_ms)
+    return await ensure_position(es, prefix, projections, min_position, wait)

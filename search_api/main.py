@@ -11,7 +11,7 @@ from elasticsearch import AsyncElasticsearch
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from search_api.routes import products
+from search_api.routes import inventory, orders, products
 from search_api.settings import SearchApiSettings
 from shared.auth import parse_api_keys
 from shared.logging import configure_logging
@@ -56,4 +56,6 @@ def create_app(settings: SearchApiSettings | None = None) -> FastAPI:
     install_metrics_middleware(app)
     app.include_router(ops_router(ready))
     app.include_router(products.router)
+    app.include_router(inventory.router)
+    app.include_router(orders.router)
     return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 ProductSort = Literal["relevance", "price_asc", "price_desc", "newest", "name"]
@@ -43,7 +43,14 @@ class ProductSearch:
     sort: ProductSort = "relevance"
     page: int = 1
     size: int = 20
-    search_after: list[Any] | None = field(default=None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProductSearch:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**{**known, "brand": tuple(known.get("brand", ())), "category": tuple(known.get("category", ()))})
 
 
 def text_query(q: str) -> dict[str, Any]:
@@ -140,10 +147,7 @@ def build_search(p: ProductSearch) -> dict[str, Any]:
             "price": {"filter": others("price"), "aggs": {"values": {"range": {"field": "price", "ranges": ranges}}}},
         },
     }
-    if p.search_after is not None:
-        body["search_after"] = p.search_after
-    else:
-        body["from"] = (p.page - 1) * p.size
+    body["from"] = (p.page - 1) * p.size
     return body
 
 

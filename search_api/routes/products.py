@@ -8,7 +8,9 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 
 from search_api.consistency import ensure_position
+from search_api.cursor import decode as decode_cursor
 from search_api.dependencies import Es, MinPosition, Settings, WaitMs
+from search_api.paging import search_page
 from search_api.queries.products import PRICE_RANGES, ProductSearch, ProductSort, build_search, build_suggest
 from search_api.settings import SearchApiSettings
 from shared.read_models import Projection, alias_name
@@ -66,6 +68,7 @@ async def search_products(
     sort: ProductSort = "relevance",
     page: Annotated[int, Query(ge=1)] = 1,
     size: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=4096)] = None,
     min_position: MinPosition = None,
     wait_ms: WaitMs = None,
 ) -> JSONResponse:
@@ -83,29 +86,38 @@ async def search_products(
             "page and size reach past 10,000 results; use cursor",
             {"fields": {"page": "page * size must be at most 10000"}},
         )
-    params = ProductSearch(
-        q=q.strip() if q and q.strip() else None,
-        brand=tuple(brand or ()),
-        category=tuple(category or ()),
-        price_min=price_min,
-        price_max=price_max,
-        in_stock=in_stock,
-        warehouse=warehouse,
-        sort=sort,
-        page=page,
-        size=size,
-    )
+    page_cursor = decode_cursor(cursor) if cursor else None
+    if page_cursor is not None:  # the cursor carries the query; other parameters are ignored
+        params = ProductSearch.from_dict(page_cursor.params)
+    else:
+        params = ProductSearch(
+            q=q.strip() if q and q.strip() else None,
+            brand=tuple(brand or ()),
+            category=tuple(category or ()),
+            price_min=price_min,
+            price_max=price_max,
+            in_stock=in_stock,
+            warehouse=warehouse,
+            sort=sort,
+            page=page,
+            size=size,
+        )
     consistency = await ensure_position(
         es, settings.elasticsearch_prefix, PRODUCTS, min_position, _wait(settings, wait_ms)
     )
-    response = await es.search(
-        index=alias_name(settings.elasticsearch_prefix, Projection.PRODUCTS), body=build_search(params)
+    response, following = await search_page(
+        es,
+        alias_name(settings.elasticsearch_prefix, Projection.PRODUCTS),
+        build_search(params),
+        params.to_dict(),
+        params.size,
+        page_cursor,
     )
     body = {
         "total": response["hits"]["total"]["value"],
         "items": [_item(hit) for hit in response["hits"]["hits"]],
         "facets": _facets(response["aggregations"]),
-        "next_cursor": None,
+        "next_cursor": following,
     }
     return JSONResponse(body, headers=consistency.headers())
 

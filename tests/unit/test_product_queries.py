@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from search_api.cursor import Cursor, decode, encode, next_cursor, paged_body
 from search_api.queries.products import SORTS, ProductSearch, build_search, build_suggest
+from shared.web import ApiError
 
 BRAND = {"terms": {"brand": ["Acme", "Globex"]}}
 CATEGORY = {"terms": {"category": ["Cables"]}}
@@ -168,11 +170,28 @@ def test_paging(page: int, size: int, offset: int) -> None:
     assert body["track_total_hits"] is True
 
 
-def test_cursor_paging_uses_search_after_not_from() -> None:
-    body = build_search(ProductSearch(page=3, size=10, search_after=[1.5, True, "SKU-9"]))
+def test_cursor_paging_uses_search_after_over_a_point_in_time_not_from() -> None:
+    params = ProductSearch(q="cable", brand=("Acme",), page=3, size=10)
+    token = encode(Cursor(params.to_dict(), [1.5, True, "SKU-9"], None))
+    cursor = decode(token)
+    assert ProductSearch.from_dict(cursor.params) == params
+    body = paged_body(build_search(ProductSearch.from_dict(cursor.params)), cursor, "pit-1")
     assert body["search_after"] == [1.5, True, "SKU-9"]
+    assert body["pit"] == {"id": "pit-1", "keep_alive": "2m"}
     assert "from" not in body
     assert body["size"] == 10
+
+
+def test_a_cursor_this_api_did_not_issue_is_refused() -> None:
+    with pytest.raises(ApiError) as raised:
+        decode("not-a-cursor")
+    assert (raised.value.status, raised.value.code) == (400, "invalid_cursor")
+
+
+def test_next_cursor_only_when_the_page_is_full() -> None:
+    hits = [{"sort": [1, "a"]}, {"sort": [2, "b"]}]
+    assert next_cursor({}, hits, 3, None) is None
+    assert decode(next_cursor({"q": "x"}, hits, 2, "pit") or "").search_after == [2, "b"]
 
 
 def test_source_and_highlight() -> None:

@@ -1,0 +1,221 @@
+"""`python -m projector rebuild <projection>`: rebuild a projection's index from the PostgreSQL event store.
+
+DESIGN.md "Projector": replay from the store (not RabbitMQ) into a new versioned index, catch up with live events,
+swap the alias atomically; searches keep working throughout and nothing written during the rebuild is lost.
+
+1. Create a new versioned index (`new_index_name`), with the projection's current mapping.
+2. Replay every event of the store in read order ((transaction id, global position), gap-free: `read_all_on`) into
+   it, batch by batch through `engine.apply_batch` -- the code the live consumer runs, so the documents are the
+   ones the live projector would have written. The replay ends at the store's head: checkpoint C, watermark W1.
+   Meanwhile the live projector keeps writing the old index, which stays behind the alias: searches are answered
+   by a complete index.
+3. Refresh the new index, then swap in ONE `update_aliases` call (atomic): the alias (and any other alias of the old
+   index) moves to the new index, and the old index is deleted and replaced by an alias of the same name pointing
+   at the new index (`remove_index` + `add`). The old name becomes an alias because a live projector that
+   resolved the alias to a concrete index name when it started (projector/consumer.py does) keeps writing that
+   name: as an alias of the new index its writes land in the new index, instead of failing on a deleted index.
+4. Replay again from C to the head into the new index: whatever reached the old index between the replay and the
+   swap is in the store and is applied now (repeats are no-ops: documents keep per-stream versions). From the swap
+   on, the live projector writes the new index too; one of its events that arrives before this tail is applied is
+   handed back ("early") and applied on redelivery. Then refresh, and record the projection's position at the
+   watermark reached (kept if a higher one is recorded already).
+
+Between the swap and the end of step 4 (usually well under a second) the new index may miss the few events the
+live projector applied to the old index after C, although the recorded position covers them.
+
+A PostgreSQL advisory lock keeps two rebuilds of one projection from running at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+import zlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import orjson
+from elastic_transport import ConnectionError as EsConnectionError
+from elastic_transport import ConnectionTimeout
+from elasticsearch import ApiError as EsApiError
+from elasticsearch import AsyncElasticsearch, NotFoundError
+
+from projector.elastic import create_index, ensure_positions_index, new_index_name, read_position, record_position
+from projector.engine import BatchResult, TransientError, apply_batch
+from projector.projections import ProjectionSpec
+from projector.settings import ProjectorSettings
+from shared.events.envelope import Envelope
+from shared.read_models import alias_name
+from write_api.event_store.records import START, ReadPosition, RecordedEvent
+from write_api.event_store.store import init_connection, read_all_on
+from write_api.relay import envelope
+
+log = logging.getLogger(__name__)
+
+READ_BATCH = 1000
+LOCK_NAMESPACE = 0x52424C44  # "RBLD"
+RETRY_DELAYS = (0.2, 0.5, 1, 2, 4, 5, 5, 5)
+
+
+def to_envelope(event: RecordedEvent) -> Envelope:
+    """The envelope the live projector receives for this event: the relay's message body, parsed the same way."""
+    return Envelope.model_validate_json(orjson.dumps(envelope(event)))
+
+
+async def connect_store(database_url: str) -> asyncpg.Connection:
+    conn = await asyncpg.connect(database_url)
+    await init_connection(conn)
+    return conn
+
+
+@dataclass
+class StoreBatch:
+    events: list[Envelope]
+    checkpoint: ReadPosition  # read position of the last event read so far
+    watermark: int  # every transaction with id <= watermark has been read
+
+
+async def store_batches(
+    conn: asyncpg.Connection, after: ReadPosition = START, limit: int = READ_BATCH
+) -> AsyncIterator[StoreBatch]:
+    """The store's committed events after `after` in read order, batch by batch, up to the head."""
+    while True:
+        result = await read_all_on(conn, after, limit)
+        if result.events:
+            after = result.events[-1].read_order
+        yield StoreBatch([to_envelope(e) for e in result.events], after, result.watermark)
+        if len(result.events) < limit:
+            return
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, TransientError | EsConnectionError | ConnectionTimeout):
+        return True
+    return isinstance(exc, EsApiError) and (exc.meta.status == 429 or exc.meta.status >= 500)
+
+
+async def apply_with_retries(
+    es: AsyncElasticsearch, index: str, spec: ProjectionSpec, events: list[Envelope]
+) -> BatchResult:
+    for delay in (*RETRY_DELAYS, None):
+        try:
+            return await apply_batch(es, index, spec, events)
+        except Exception as exc:
+            if delay is None or not _transient(exc):
+                raise
+            log.warning("rebuild: transient failure (%s); retrying in %s s", exc, delay)
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+@dataclass
+class Replay:
+    """Progress of the replay into the new index."""
+
+    checkpoint: ReadPosition = START
+    watermark: int = 0
+    events: int = 0
+    written: int = 0
+    # Events the projection could not apply (the live projector parks them): "event id (type): error".
+    poison: list[str] = field(default_factory=list)
+    early: int = 0
+    last_event_at: datetime | None = None
+
+
+async def replay(
+    conn: asyncpg.Connection, es: AsyncElasticsearch, index: str, spec: ProjectionSpec, progress: Replay
+) -> None:
+    """Apply the store's events after progress.checkpoint, up to the head, to `index`."""
+    async for batch in store_batches(conn, progress.checkpoint):
+        if batch.events:
+            result = await apply_with_retries(es, index, spec, batch.events)
+            progress.events += len(batch.events)
+            progress.written += result.written
+            progress.early += len(result.early)
+            for i, error in sorted(result.poison.items()):
+                event = batch.events[i]
+                progress.poison.append(f"{event.event_id} ({event.stream_id} v{event.version}): {error}")
+            newest = max(e.recorded_at for e in batch.events)
+            progress.last_event_at = max(newest, progress.last_event_at or newest)
+        progress.checkpoint = batch.checkpoint
+        progress.watermark = max(progress.watermark, batch.watermark)
+
+
+async def indices_behind(es: AsyncElasticsearch, alias: str) -> list[str]:
+    try:
+        found = await es.indices.get_alias(name=alias)
+    except NotFoundError:
+        return []
+    return sorted(found.body)
+
+
+async def swap_alias(es: AsyncElasticsearch, alias: str, new: str) -> list[str]:
+    """Atomically point `alias` (and every other alias of the old index) at `new`, delete the old index and make
+    its name an alias of `new`. Returns the old indices."""
+    old = await indices_behind(es, alias)
+    actions: list[dict[str, Any]] = [{"add": {"index": new, "alias": alias}}]
+    for index in old:
+        aliases = (await es.indices.get_alias(index=index)).body.get(index, {}).get("aliases", {})
+        actions += [{"add": {"index": new, "alias": a}} for a in sorted(aliases) if a != alias]
+        actions += [{"add": {"index": new, "alias": index}}, {"remove_index": {"index": index}}]
+    await es.indices.update_aliases(actions=actions)
+    return old
+
+
+def _say(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+async def rebuild(settings: ProjectorSettings, spec: ProjectionSpec) -> int:
+    projection = spec.projection
+    prefix = settings.elasticsearch_prefix
+    alias = alias_name(prefix, projection)
+    es = AsyncElasticsearch(settings.elasticsearch_url, request_timeout=max(settings.elasticsearch_timeout_s, 60))
+    conn = await connect_store(settings.database_url)
+    lock = LOCK_NAMESPACE << 32 | zlib.crc32(f"{prefix}{projection.value}".encode())
+    try:
+        if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock):
+            _say(f"{projection.value}: another rebuild of this projection is running")
+            return 2
+        await ensure_positions_index(es, prefix)
+        new = new_index_name(prefix, projection)
+        await create_index(es, new, projection, settings.index_replicas)
+        started = time.monotonic()
+        progress = Replay()
+        try:
+            await replay(conn, es, new, spec, progress)
+            _say(
+                f"{projection.value}: replayed {progress.events} events into {new} "
+                f"up to position {progress.watermark} in {time.monotonic() - started:.1f} s"
+            )
+            await es.indices.refresh(index=new)
+            old = await swap_alias(es, alias, new)
+        except BaseException:
+            await es.indices.delete(index=new, ignore_unavailable=True)
+            raise
+        _say(f"{projection.value}: alias {alias} -> {new} (replaced {', '.join(old) or 'nothing'})")
+        before = progress.events
+        await replay(conn, es, new, spec, progress)
+        await es.indices.refresh(index=new)
+        last = progress.last_event_at.isoformat() if progress.last_event_at else None
+        await record_position(es, prefix, projection, progress.watermark, progress.watermark, last)
+        recorded = await read_position(es, prefix, projection)
+        _say(
+            f"{projection.value}: caught up {progress.events - before} more events; index at position "
+            f"{progress.watermark}, recorded position {recorded}; {progress.written} documents written "
+            f"in {time.monotonic() - started:.1f} s"
+        )
+        for poison in progress.poison[:20]:
+            _say(f"{projection.value}: could not apply {poison}")
+        if progress.poison:
+            _say(f"{projection.value}: {len(progress.poison)} events could not be applied (the live projector parks them)")
+        return 0
+    finally:
+        await conn.close()
+        await es.close()
