@@ -47,7 +47,7 @@ async def test_registered_product_is_found_by_a_typo_search_right_after_the_writ
         typo = word[:-1] + ("a" if word[-1] != "a" else "b")  # one letter off
         found = await client.get(
             f"{platform.search_url}/products/search",
-            params={"q": f"hdmi cabel {typo}", "min_position": body["position"]},
+            params={"q": f"hdmi cabel {typo}", "min_position": body["position"], "wait_ms": 10_000},
         )
         assert found.status_code == 200, found.text
         assert "X-Consistency" not in found.headers
