@@ -325,7 +325,7 @@ async def test_inventory_and_order_routes_with_roles_and_no_personal_data_in_pub
 
 async def test_bad_parameters_are_422(platform: Platform) -> None:
     async with httpx.AsyncClient(timeout=30) as client:
-        cases = [
+        cases: list[tuple[str, dict[str, Any]]] = [
             ("/products/search", {"size": 101}),
             ("/products/search", {"page": 0}),
             ("/products/search", {"sort": "cheapest"}),
