@@ -60,6 +60,12 @@ VALUES ($1, $2::text::xid8, $3, now())
 ON CONFLICT (name) DO UPDATE
 SET transaction_id = excluded.transaction_id, global_position = excluded.global_position, updated_at = now()
 """
+# Any committed event after the checkpoint, readable or not (not yet readable: an older transaction is open).
+HAS_UNREAD = """
+SELECT EXISTS (SELECT 1 FROM events WHERE (transaction_id, global_position) > ($1::text::xid8, $2))
+"""
+BLOCKED_MIN_DELAY = 0.005
+BLOCKED_MAX_DELAY = 0.1
 LAG = """
 SELECT count(*) AS events, coalesce(extract(epoch FROM now() - min(recorded_at)), 0)::float8 AS seconds
 FROM events
@@ -156,6 +162,7 @@ class Relay:
         self, conn: asyncpg.Connection, exchange: aio_pika.abc.AbstractExchange, stop: asyncio.Event
     ) -> None:
         marked = self.checkpoint.transaction_id - 1
+        blocked_delay = BLOCKED_MIN_DELAY
         while not stop.is_set():
             self.wake.clear()
             batch = await read_all_on(conn, self.checkpoint, self.settings.relay_batch_size)
@@ -184,9 +191,26 @@ class Relay:
                 await exchange.publish(marker_message(batch.watermark), POSITION_ROUTING_KEY)
                 marked = batch.watermark
                 POSITION.set(marked)
-            if len(batch.events) < self.settings.relay_batch_size:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), self.settings.relay_poll_interval_s)
+            if len(batch.events) == self.settings.relay_batch_size:
+                blocked_delay = BLOCKED_MIN_DELAY
+                continue
+            if await conn.fetchval(HAS_UNREAD, str(self.checkpoint.transaction_id), self.checkpoint.global_position):
+                # Committed events wait behind an older transaction that is still open (which sends no NOTIFY
+                # when it ends): look again soon, backing off, instead of sleeping a whole poll interval.
+                await self._sleep(stop, blocked_delay)
+                blocked_delay = min(blocked_delay * 2, BLOCKED_MAX_DELAY)
+            else:
+                blocked_delay = BLOCKED_MIN_DELAY
+                await self._sleep(stop, self.settings.relay_poll_interval_s)
+
+    async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
+        """Until a NOTIFY, a stop, or the time is up."""
+        waiters = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(stop.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
 
     async def measure_lag(self, stop: asyncio.Event, pool: asyncpg.Pool) -> None:
         while not stop.is_set():

@@ -104,8 +104,9 @@ LIMIT $3
 CURRENT_XMIN = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 
 # The oldest transaction still running that holds readers back, and for how long (for the relay's metrics).
+# Server-wide: pg_snapshot_xmin covers the transactions of every database, so any of them holds readers back.
 OLDEST_RUNNING_TRANSACTION = """
 SELECT coalesce(extract(epoch FROM now() - min(xact_start)), 0)::float8
 FROM pg_stat_activity
-WHERE backend_xid IS NOT NULL AND datname = current_database()
+WHERE backend_xid IS NOT NULL
 """
