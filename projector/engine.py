@@ -116,7 +116,14 @@ async def apply_batch(es: AsyncElasticsearch, index: str, spec: ProjectionSpec, 
                 contexts[doc_id] = doc
             if not changed or doc is None:
                 continue
-            if pending.seq_no is None:
+            if spec.single_stream:
+                # One stream feeds the document: its version orders the writes (external versioning), so a stale
+                # or repeated write is refused by Elasticsearch itself and is a no-op.
+                version = max(doc["stream_versions"].values())
+                operations.append(
+                    {"index": {"_index": index, "_id": doc_id, "version": version, "version_type": "external"}}
+                )
+            elif pending.seq_no is None:
                 operations.append({"create": {"_index": index, "_id": doc_id}})
             else:
                 operations.append(
@@ -140,6 +147,8 @@ async def apply_batch(es: AsyncElasticsearch, index: str, spec: ProjectionSpec, 
                     status = outcome.get("status", 500)
                     if status < 300:
                         continue
+                    if status == 409 and spec.single_stream:
+                        continue  # a newer version of the document is stored already
                     if status == 409:
                         retry[doc_id] = _reset(todo[doc_id], result)
                     elif status == 429 or status >= 500:

@@ -34,3 +34,5 @@ class ProjectionSpec:
     # Stream types of which a document sees only some events (a stock row sees its own warehouse's events of the
     # SKU's inventory stream): there a version jump is not a gap. Duplicates are still skipped.
     partial_stream_types: frozenset[str] = frozenset()
+    # Exactly one stream feeds each document (an order): written with external versioning instead of if_seq_no.
+    single_stream: bool = False

@@ -72,4 +72,4 @@ def apply(doc: Document | None, event: Envelope) -> Document | None:
     return doc
 
 
-SPEC = ProjectionSpec(projection=Projection.ORDERS, document_id=document_id, apply=apply)
+SPEC = ProjectionSpec(projection=Projection.ORDERS, document_id=document_id, apply=apply, single_stream=True)
