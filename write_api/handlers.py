@@ -402,38 +402,56 @@ def upsert_events(command: RegisterProduct, state: products.Product | None) -> l
     return events + products.decide(ChangeProductPrice(sku=command.sku, price=command.price), after)
 
 
-async def import_products(
-    store: EventStore, items: list[tuple[int, RegisterProduct]], context: CommandContext
+class Rejected(Exception):
+    """One item of a bulk request that cannot be applied; the others go ahead."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.error = {"code": code, "message": message}
+
+
+# decide(command, state, known products) -> (events, outcome label: "created" | "updated" | "unchanged")
+BulkDecision = Callable[[Any, Any, dict[str, Loaded[products.Product]]], tuple[list[EventPayload], str]]
+
+
+async def apply_bulk(
+    store: EventStore,
+    aggregate: Aggregate[S],
+    items: list[tuple[int, Any]],
+    decide: BulkDecision,
+    context: CommandContext,
+    name: str,
 ) -> ImportResult:
-    """Upsert products in chunks: each chunk is decided on one load and appended in one transaction."""
+    """Many commands keyed by SKU, in chunks: each chunk is decided on one load (products and the aggregate's
+    streams) and appended in one transaction; repeated SKUs in a chunk fold one after the other."""
     result = ImportResult()
+    commit_context = CommandContext(metadata=context.metadata, locks=context.locks)  # the key is recorded once
     for start in range(0, len(items), IMPORT_CHUNK):
         chunk = items[start : start + IMPORT_CHUNK]
+        skus = list(dict.fromkeys(command.sku for _, command in chunk))
 
-        async def attempt(chunk: list[tuple[int, RegisterProduct]] = chunk) -> Outcome[None]:
-            skus = list(dict.fromkeys(command.sku for _, command in chunk))
-            loaded = await load_many(store, PRODUCT, skus)
-            states = {sku: loaded[sku].state for sku in skus}
+        async def attempt(chunk: list[tuple[int, Any]] = chunk, skus: list[str] = skus) -> Outcome[None]:
+            known = await load_many(store, PRODUCT, skus)
+            loaded = known if aggregate is PRODUCT else await load_many(store, aggregate, skus)
+            states: dict[str, Any] = {sku: loaded[sku].state for sku in skus}
             events: dict[str, list[EventPayload]] = {sku: [] for sku in skus}
             counts = {"created": 0, "updated": 0, "unchanged": 0}
             rejected: list[dict[str, Any]] = []
             for index, command in chunk:
-                state = states[command.sku]
                 try:
-                    decided = upsert_events(command, state)
-                except ProductDiscontinued as exc:
-                    rejected.append({"index": index, "error": {"code": exc.code, "message": exc.message}})
+                    decided, label = decide(command, states[command.sku], known)
+                except (Rejected, ProductDiscontinued) as exc:
+                    error = exc.error if isinstance(exc, Rejected) else {"code": exc.code, "message": exc.message}
+                    rejected.append({"index": index, "error": error})
                     continue
-                counts["created" if state is None else "updated" if decided else "unchanged"] += 1
+                counts[label] += 1
                 for event in decided:
-                    state = products.evolve(state, event)
-                states[command.sku] = state
+                    states[command.sku] = aggregate.evolve(states[command.sku], event)
                 events[command.sku].extend(decided)
-            changes = [Change(PRODUCT, sku, loaded[sku], evs) for sku, evs in events.items() if evs]
+            changes = [Change(aggregate, sku, loaded[sku], evs) for sku, evs in events.items() if evs]
             position = 0
             if changes:
-                outcome = await commit(store, changes[0], changes[1:], replace_idempotency(context))
-                position = outcome.position
+                position = (await commit(store, changes[0], changes[1:], commit_context)).position
             result.created += counts["created"]
             result.updated += counts["updated"]
             result.unchanged += counts["unchanged"]
@@ -441,55 +459,35 @@ async def import_products(
             result.position = max(result.position, position)
             return Outcome(None, 0, position, [])
 
-        async with context.locks.hold([products.stream_id(command.sku) for _, command in chunk]):
-            await with_retries("ImportProducts", context, attempt)
+        async with context.locks.hold([aggregate.stream_id(sku) for sku in skus]):
+            await with_retries(name, context, attempt)
     return result
 
 
-def replace_idempotency(context: CommandContext) -> CommandContext:
-    """The import records its Idempotency-Key once, after every chunk, not with each chunk."""
-    return CommandContext(metadata=context.metadata, locks=context.locks)
+def _upsert_product(
+    command: RegisterProduct, state: products.Product | None, _known: dict[str, Loaded[products.Product]]
+) -> tuple[list[EventPayload], str]:
+    events = upsert_events(command, state)
+    return events, "created" if state is None else "updated" if events else "unchanged"
+
+
+def _receive(
+    command: ReceiveStock, state: inventory.Inventory | None, known: dict[str, Loaded[products.Product]]
+) -> tuple[list[EventPayload], str]:
+    if known[command.sku].state is None:
+        raise Rejected("not_found", f"product {command.sku} does not exist")
+    return inventory.decide(command, state), "created"
+
+
+async def import_products(
+    store: EventStore, items: list[tuple[int, RegisterProduct]], context: CommandContext
+) -> ImportResult:
+    """Upsert products by SKU (`POST /products/import`)."""
+    return await apply_bulk(store, PRODUCT, list(items), _upsert_product, context, "ImportProducts")
 
 
 async def receive_many(
     store: EventStore, items: list[tuple[int, ReceiveStock]], context: CommandContext
 ) -> ImportResult:
-    """Stock receipts in bulk (a delivery, a stock take): per chunk one load and one transaction."""
-    result = ImportResult()
-    for start in range(0, len(items), IMPORT_CHUNK):
-        chunk = items[start : start + IMPORT_CHUNK]
-
-        async def attempt(chunk: list[tuple[int, ReceiveStock]] = chunk) -> Outcome[None]:
-            skus = list(dict.fromkeys(command.sku for _, command in chunk))
-            known = await load_many(store, PRODUCT, skus)
-            loaded = await load_many(store, INVENTORY, skus)
-            states = {sku: loaded[sku].state for sku in skus}
-            events: dict[str, list[EventPayload]] = {sku: [] for sku in skus}
-            rejected: list[dict[str, Any]] = []
-            applied = 0
-            for index, command in chunk:
-                if known[command.sku].state is None:
-                    rejected.append(
-                        {
-                            "index": index,
-                            "error": {"code": "not_found", "message": f"product {command.sku} does not exist"},
-                        }
-                    )
-                    continue
-                decided = inventory.decide(command, states[command.sku])
-                for event in decided:
-                    states[command.sku] = inventory.evolve(states[command.sku], event)
-                events[command.sku].extend(decided)
-                applied += 1
-            changes = [Change(INVENTORY, sku, loaded[sku], evs) for sku, evs in events.items() if evs]
-            position = 0
-            if changes:
-                position = (await commit(store, changes[0], changes[1:], replace_idempotency(context))).position
-            result.created += applied
-            result.rejected.extend(rejected)
-            result.position = max(result.position, position)
-            return Outcome(None, 0, position, [])
-
-        async with context.locks.hold([inventory.stream_id(command.sku) for _, command in chunk]):
-            await with_retries("ReceiveStockBatch", context, attempt)
-    return result
+    """Stock receipts in bulk, a delivery or a stock take (`POST /inventory/receipts`)."""
+    return await apply_bulk(store, INVENTORY, list(items), _receive, context, "ReceiveStockBatch")
