@@ -9,6 +9,18 @@ from elasticsearch import AsyncElasticsearch, NotFoundError
 from search_api.cursor import KEEP_ALIVE, Cursor, next_cursor, paged_body
 from shared.web import ApiError
 
+MAX_DEPTH = 10_000  # Elasticsearch's index.max_result_window; deeper pages use the cursor
+
+
+def check_depth(page: int, size: int) -> None:
+    if page * size > MAX_DEPTH:
+        raise ApiError(
+            422,
+            "validation_failed",
+            f"page and size reach past {MAX_DEPTH:,} results; use cursor",
+            {"fields": {"page": f"page * size must be at most {MAX_DEPTH}"}},
+        )
+
 
 async def search_page(
     es: AsyncElasticsearch, index: str, body: dict[str, Any], params: dict[str, Any], size: int, cursor: Cursor | None

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from search_api.consistency import read_consistency
 from search_api.cursor import decode as decode_cursor
 from search_api.dependencies import Es, MinPosition, Settings, StockReader, WaitMs
-from search_api.paging import search_page
+from search_api.paging import check_depth, search_page
 from search_api.queries.inventory import InventorySearch, InventorySort, build_list, build_lookup
 from shared.read_models import Projection, alias_name
 from shared.web import ApiError
@@ -72,13 +72,7 @@ async def list_stock(
     min_position: MinPosition = None,
     wait_ms: WaitMs = None,
 ) -> JSONResponse:
-    if page * size > 10_000:
-        raise ApiError(
-            422,
-            "validation_failed",
-            "page and size reach past 10,000 results; use cursor",
-            {"fields": {"page": "page * size must be at most 10000"}},
-        )
+    check_depth(page, size)
     page_cursor = decode_cursor(cursor) if cursor else None
     params = (
         InventorySearch.from_dict(page_cursor.params)

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from search_api.consistency import read_consistency
 from search_api.cursor import decode as decode_cursor
 from search_api.dependencies import Es, MinPosition, OrderReader, Settings, WaitMs
-from search_api.paging import search_page
+from search_api.paging import check_depth, search_page
 from search_api.queries.orders import STATUSES, OrderSearch, OrderSort, build_search
 from shared.read_models import Projection, alias_name
 from shared.web import ApiError
@@ -60,13 +60,7 @@ async def search_orders(
     unknown = [s for s in status or () if s not in STATUSES]
     if unknown:
         raise ApiError(422, "validation_failed", "unknown status", {"fields": {"status": f"one of {STATUSES}"}})
-    if page * size > 10_000:
-        raise ApiError(
-            422,
-            "validation_failed",
-            "page and size reach past 10,000 results; use cursor",
-            {"fields": {"page": "page * size must be at most 10000"}},
-        )
+    check_depth(page, size)
     page_cursor = decode_cursor(cursor) if cursor else None
     params = (
         OrderSearch.from_dict(page_cursor.params)

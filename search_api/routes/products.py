@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from search_api.consistency import ensure_position
 from search_api.cursor import decode as decode_cursor
 from search_api.dependencies import Es, MinPosition, Settings, WaitMs
-from search_api.paging import search_page
+from search_api.paging import check_depth, search_page
 from search_api.queries.products import PRICE_RANGES, ProductSearch, ProductSort, build_search, build_suggest
 from search_api.settings import SearchApiSettings
 from shared.read_models import Projection, alias_name
@@ -79,13 +79,7 @@ async def search_products(
             "price_min is above price_max",
             {"fields": {"price_min": "must not exceed price_max"}},
         )
-    if page * size > 10_000:
-        raise ApiError(
-            422,
-            "validation_failed",
-            "page and size reach past 10,000 results; use cursor",
-            {"fields": {"page": "page * size must be at most 10000"}},
-        )
+    check_depth(page, size)
     page_cursor = decode_cursor(cursor) if cursor else None
     if page_cursor is not None:  # the cursor carries the query; other parameters are ignored
         params = ProductSearch.from_dict(page_cursor.params)
