@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from elasticsearch import AsyncElasticsearch
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Query, Request
 
 from search_api.settings import SearchApiSettings
-from shared.auth import KeyRing, Role
-from shared.web import authorize
+from shared.auth import Role
+from shared.web import require_role
 
 
-def get_es(request: Request) -> AsyncElasticsearch:
+async def get_es(request: Request) -> AsyncElasticsearch:
     es: AsyncElasticsearch = request.app.state.es
     return es
 
 
-def get_settings(request: Request) -> SearchApiSettings:
+async def get_settings(request: Request) -> SearchApiSettings:
     settings: SearchApiSettings = request.app.state.settings
     return settings
 
@@ -26,14 +26,7 @@ Es = Annotated[AsyncElasticsearch, Depends(get_es)]
 Settings = Annotated[SearchApiSettings, Depends(get_settings)]
 
 
-def require(*roles: Role) -> Any:
-    required = frozenset(roles)
-
-    def dependency(request: Request, authorization: Annotated[str | None, Header()] = None) -> Role:
-        keyring: KeyRing = request.app.state.keyring
-        return authorize(keyring, authorization, required)
-
-    return Depends(dependency)
+require = require_role
 
 
 StockReader = Annotated[Role, require(Role.WAREHOUSE, Role.BACKOFFICE)]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import KeyRing, Role, allowed
 
@@ -57,7 +58,7 @@ def error_response(
 
 
 _STATUS_CODES = {
-    400: "bad_request",
+    400: "malformed_request",
     401: "unauthorized",
     403: "forbidden",
     404: "not_found",
@@ -100,16 +101,35 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, on_unexpected)
 
 
-def install_metrics_middleware(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+class RequestMetrics:
+    """Request count and latency per route template, as plain ASGI middleware (no per-request task or copy)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        LATENCY.labels(request.method, path).observe(time.perf_counter() - started)
-        REQUESTS.labels(request.method, path, str(response.status_code)).inc()
-        return response
+        status = 500
+
+        async def observe(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observe)
+        finally:
+            path = getattr(scope.get("route"), "path", "unmatched")
+            LATENCY.labels(scope["method"], path).observe(time.perf_counter() - started)
+            REQUESTS.labels(scope["method"], path, str(status)).inc()
+
+
+def install_metrics_middleware(app: FastAPI) -> None:
+    app.add_middleware(RequestMetrics)
 
 
 def ops_router(ready: Callable[[], Awaitable[dict[str, bool]]]) -> APIRouter:
@@ -135,6 +155,17 @@ def ops_router(ready: Callable[[], Awaitable[dict[str, bool]]]) -> APIRouter:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+def require_role(*roles: Role) -> Any:
+    """A dependency that answers the caller's role, or 401/403; the key ring lives in `app.state.keyring`."""
+    required = frozenset(roles)
+
+    async def dependency(request: Request, authorization: Annotated[str | None, Header()] = None) -> Role:
+        keyring: KeyRing = request.app.state.keyring
+        return authorize(keyring, authorization, required)
+
+    return Depends(dependency)
 
 
 def authorize(keyring: KeyRing, authorization: str | None, required: frozenset[Role]) -> Role:

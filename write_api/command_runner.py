@@ -57,6 +57,12 @@ async def run_command(
     try:
         outcome = await dispatch(store, command, context)
     except DomainError as exc:
+        # A concurrent request with the same key may have won the race and changed the state this command was
+        # decided on (e.g. registered the product): its recorded answer is the answer.
+        if idempotency is not None and (
+            answer := await recorded_answer(store, idempotency.key, idempotency.request_hash)
+        ):
+            return answer
         raise domain_error(exc) from exc
     except WrongExpectedVersion as exc:
         raise ApiError(

@@ -7,12 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 
-from shared.auth import KeyRing, Role
-from shared.web import ApiError, authorize
+from shared.auth import Role
+from shared.web import ApiError, require_role
 from write_api.event_store.records import EventStore
 
 
-def get_store(request: Request) -> EventStore:
+async def get_store(request: Request) -> EventStore:
     store: EventStore = request.app.state.store
     return store
 
@@ -20,18 +20,7 @@ def get_store(request: Request) -> EventStore:
 Store = Annotated[EventStore, Depends(get_store)]
 
 
-def _keyring(request: Request) -> KeyRing:
-    keyring: KeyRing = request.app.state.keyring
-    return keyring
-
-
-def require(*roles: Role) -> Any:
-    required = frozenset(roles)
-
-    def dependency(request: Request, authorization: Annotated[str | None, Header()] = None) -> Role:
-        return authorize(_keyring(request), authorization, required)
-
-    return Depends(dependency)
+require = require_role
 
 
 CatalogRole = Annotated[Role, require(Role.CATALOG)]
@@ -40,7 +29,7 @@ StorefrontRole = Annotated[Role, require(Role.STOREFRONT)]
 BackofficeRole = Annotated[Role, require(Role.BACKOFFICE)]
 
 
-def parse_if_match(if_match: Annotated[str | None, Header()] = None) -> int | None:
+async def parse_if_match(if_match: Annotated[str | None, Header()] = None) -> int | None:
     if if_match is None:
         return None
     value = if_match.strip().strip('"').removeprefix("W/").strip('"')

@@ -34,7 +34,14 @@ from write_api.commands import (
 from write_api.domain import inventory, orders, products
 from write_api.domain.errors import NotFound, ProductDiscontinued, VersionConflict
 from write_api.event_store.errors import WrongExpectedVersion
-from write_api.event_store.records import AppendResult, EventStore, NewEvent, PendingIdempotency, StreamAppend
+from write_api.event_store.records import (
+    AppendResult,
+    EventStore,
+    NewEvent,
+    PendingIdempotency,
+    StreamAppend,
+    StreamHead,
+)
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +100,12 @@ async def load_many(store: EventStore, aggregate: Aggregate[S], keys: list[str])
     """Latest state of several streams of one aggregate type, keyed by key: one round trip when every stream's
     snapshot is current (the normal case, since every append writes one), so O(1) in the streams' lengths."""
     heads = await store.load_streams([aggregate.stream_id(k) for k in keys])
+    return await _from_heads(store, aggregate, keys, heads)
+
+
+async def _from_heads(
+    store: EventStore, aggregate: Aggregate[S], keys: list[str], heads: dict[str, StreamHead]
+) -> dict[str, Loaded[S]]:
     loaded: dict[str, Loaded[S]] = {}
     for key in keys:
         head = heads[aggregate.stream_id(key)]
@@ -281,10 +294,11 @@ async def handle_inventory_command(
     store: EventStore, command: InventoryCommand, context: CommandContext
 ) -> Outcome[inventory.Inventory]:
     async def attempt() -> Outcome[inventory.Inventory]:
-        product = await load(store, PRODUCT, command.sku)
+        heads = await store.load_streams([products.stream_id(command.sku), inventory.stream_id(command.sku)])
+        product = (await _from_heads(store, PRODUCT, [command.sku], heads))[command.sku]
         if product.state is None:
             raise NotFound(f"product {command.sku} does not exist", sku=command.sku)
-        loaded = await load(store, INVENTORY, command.sku)
+        loaded = (await _from_heads(store, INVENTORY, [command.sku], heads))[command.sku]
         check_if_match(context, loaded)
         change = Change(INVENTORY, command.sku, loaded, inventory.decide(command, loaded.state))
         return await commit(store, change, [], context)
@@ -304,9 +318,13 @@ async def handle_place_order(store: EventStore, command: PlaceOrder, context: Co
     skus = sorted({line.sku for line in command.lines})
 
     async def attempt() -> Outcome[orders.Order]:
-        order, found_products, stock = await asyncio.gather(
-            load(store, ORDER, command.order_id), load_many(store, PRODUCT, skus), load_many(store, INVENTORY, skus)
+        # The order, its products and their inventories in one round trip.
+        heads = await store.load_streams(
+            [orders.stream_id(command.order_id), *map(products.stream_id, skus), *map(inventory.stream_id, skus)]
         )
+        order = (await _from_heads(store, ORDER, [command.order_id], heads))[command.order_id]
+        found_products = await _from_heads(store, PRODUCT, skus, heads)
+        stock = await _from_heads(store, INVENTORY, skus, heads)
         check_if_match(context, order)
         order_events, reservations = orders.place(
             command, order.state, {s: found_products[s].state for s in skus}, {s: stock[s].state for s in skus}

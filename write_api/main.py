@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 
 
 class BodySizeLimit:
-    """Refuse bodies over the limit with 413 before the route reads them (declared or streamed size)."""
+    """Refuse bodies over the limit with 413 before any route sees them, whether the size is declared
+    (Content-Length) or only found out while reading (chunked): the body is read here, up to the limit, and
+    handed on whole."""
 
     def __init__(self, app: ASGIApp, default_limit: int, limits: dict[str, int]) -> None:
         self.app = app
@@ -30,7 +32,7 @@ class BodySizeLimit:
         self.limits = limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
         limit = self.limits.get(scope["path"], self.default_limit)
@@ -38,30 +40,36 @@ class BodySizeLimit:
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._refuse(limit, scope, receive, send)
             return
-        seen = 0
-
-        async def counting_receive() -> Message:
-            nonlocal seen
+        chunks: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise _TooLarge()
-            return message
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await self._refuse(limit, scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        delivered = False
 
-        try:
-            await self.app(scope, counting_receive, send)
-        except _TooLarge:
-            await self._refuse(limit, scope, receive, send)
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
     @staticmethod
     async def _refuse(limit: int, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_response(413, "payload_too_large", f"the request body exceeds {limit} bytes", {"limit": limit})
         await response(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def create_app(settings: WriteApiSettings | None = None) -> FastAPI:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.events.payloads import Money
 
@@ -18,7 +18,31 @@ WarehouseId = Annotated[str, Field(pattern=ID_PATTERN)]
 Quantity = Annotated[int, Field(gt=0, le=1_000_000, strict=True)]
 
 
-class MoneyIn(BaseModel):
+def _no_nul(value: Any, path: str = "") -> None:
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError(f"{path or 'a text field'} must not contain the NUL character")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _no_nul(key, path)
+            _no_nul(item, f"{path}.{key}" if path else str(key))
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            _no_nul(item, f"{path}.{index}" if path else str(index))
+
+
+class RequestModel(BaseModel):
+    """Base of request bodies: unknown fields are refused, and so is text PostgreSQL cannot store (NUL)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_nul(cls, data: Any) -> Any:
+        _no_nul(data)
+        return data
+
+
+class MoneyIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     amount: Decimal = Field(ge=0, max_digits=14, decimal_places=2, allow_inf_nan=False)

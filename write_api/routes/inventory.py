@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from shared.web import ApiError
 from write_api import handlers
@@ -16,22 +16,18 @@ from write_api.commands import AdjustStock, ReceiveStock, SetLowStockThreshold
 from write_api.dependencies import IfMatch, Store, WarehouseRole
 from write_api.domain.inventory import Inventory
 from write_api.handlers import Outcome
-from write_api.routes.fields import ID_PATTERN, SKU_PATTERN, Quantity, Sku, WarehouseId
+from write_api.routes.fields import ID_PATTERN, SKU_PATTERN, Quantity, RequestModel, Sku, WarehouseId
 
 router = APIRouter(prefix="/inventory", tags=["inventory"])
 
 
-class ReceiptIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class ReceiptIn(RequestModel):
     warehouse: WarehouseId
     quantity: Quantity
     reference: str | None = Field(default=None, max_length=200)
 
 
-class AdjustmentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class AdjustmentIn(RequestModel):
     warehouse: WarehouseId
     delta: int = Field(ge=-1_000_000, le=1_000_000, strict=True)
     reason: Literal["count_correction", "damaged", "lost", "found", "returned", "other"]
@@ -45,7 +41,7 @@ class AdjustmentIn(BaseModel):
         return delta
 
 
-class ThresholdIn(BaseModel):
+class ThresholdIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     low_stock_threshold: int = Field(ge=0, le=1_000_000, strict=True)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from shared.events.payloads import Address, Customer
 from write_api.command_runner import run_command
@@ -16,7 +16,7 @@ from write_api.commands import AddOrderLine, CancelOrder, OrderLineRequest, Plac
 from write_api.dependencies import BackofficeRole, IfMatch, Store, StorefrontRole
 from write_api.domain.orders import MAX_LINES, Order
 from write_api.handlers import Outcome
-from write_api.routes.fields import ID_PATTERN, SKU_PATTERN, Quantity
+from write_api.routes.fields import ID_PATTERN, SKU_PATTERN, Quantity, RequestModel
 
 router = APIRouter(prefix="/orders", tags=["orders"])
 
@@ -29,17 +29,13 @@ def new_order_id() -> str:
     return "ORD-" + "".join(secrets.choice(_ALPHABET) for _ in range(10))
 
 
-class CustomerIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class CustomerIn(RequestModel):
     id: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1, max_length=200)
     email: str = Field(pattern=EMAIL_PATTERN, max_length=254)
 
 
-class AddressIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class AddressIn(RequestModel):
     name: str = Field(min_length=1, max_length=200)
     line1: str = Field(min_length=1, max_length=200)
     line2: str | None = Field(default=None, max_length=200)
@@ -48,7 +44,7 @@ class AddressIn(BaseModel):
     country: str = Field(pattern=r"^[A-Z]{2}$")
 
 
-class LineIn(BaseModel):
+class LineIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     sku: str = Field(pattern=SKU_PATTERN)
@@ -58,7 +54,7 @@ class LineIn(BaseModel):
         return OrderLineRequest(sku=self.sku, quantity=self.quantity)
 
 
-class OrderIn(BaseModel):
+class OrderIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     customer: CustomerIn
@@ -66,15 +62,11 @@ class OrderIn(BaseModel):
     shipping_address: AddressIn
 
 
-class CancelIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class CancelIn(RequestModel):
     reason: str = Field(min_length=1, max_length=1000)
 
 
-class ShipIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class ShipIn(RequestModel):
     carrier: str | None = Field(default=None, max_length=100)
     tracking_number: str | None = Field(default=None, max_length=100)
 

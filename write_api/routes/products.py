@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from shared.web import ApiError
 from write_api import handlers
@@ -16,7 +16,7 @@ from write_api.commands import ChangeProductDetails, ChangeProductPrice, Discont
 from write_api.dependencies import CatalogRole, IfMatch, Store
 from write_api.domain.products import Product
 from write_api.handlers import Outcome
-from write_api.routes.fields import SKU_PATTERN, MoneyIn, Sku
+from write_api.routes.fields import SKU_PATTERN, MoneyIn, RequestModel, Sku
 
 router = APIRouter(prefix="/products", tags=["products"])
 
@@ -26,9 +26,7 @@ Attributes = Annotated[
 ]
 
 
-class ProductIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class ProductIn(RequestModel):
     sku: str = Field(pattern=SKU_PATTERN)
     name: str = Field(min_length=1, max_length=500)
     description: str | None = Field(default=None, max_length=20_000)
@@ -49,9 +47,7 @@ class ProductIn(BaseModel):
         )
 
 
-class ProductPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class ProductPatch(RequestModel):
     name: str | None = Field(default=None, min_length=1, max_length=500)
     description: str | None = Field(default=None, max_length=20_000)
     brand: str | None = Field(default=None, min_length=1, max_length=200)
@@ -59,7 +55,7 @@ class ProductPatch(BaseModel):
     attributes: Attributes | None = None
 
 
-class DiscontinueIn(BaseModel):
+class DiscontinueIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str | None = Field(default=None, max_length=1000)
