@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+import asyncpg
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import parse_api_keys
@@ -79,7 +81,12 @@ def create_app(settings: WriteApiSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await create_pool(settings.database_url, settings.database_pool_min, settings.database_pool_max)
+        try:
+            pool = await create_pool(settings.database_url, settings.database_pool_min, settings.database_pool_max)
+        except (OSError, asyncpg.PostgresError) as exc:
+            # Serve anyway (readyz 503, commands 503 with Retry-After) and connect once PostgreSQL answers.
+            log.warning("PostgreSQL does not answer at start (%s); connecting lazily", exc)
+            pool = await create_pool(settings.database_url, 0, settings.database_pool_max)
         app.state.pool = pool
         app.state.store = PostgresEventStore(pool)
         app.state.keyring = keyring
@@ -99,7 +106,22 @@ def create_app(settings: WriteApiSettings | None = None) -> FastAPI:
         except Exception:  # noqa: BLE001 - any failure means not ready
             return {"postgres": False}
 
+    async def on_database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+        return error_response(
+            503, "unavailable", "the event store does not answer; retry shortly", headers={"Retry-After": "1"}
+        )
+
     install_error_handlers(app)
+    for unavailable in (
+        OSError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.CannotConnectNowError,
+        asyncpg.TooManyConnectionsError,
+        TimeoutError,
+    ):
+        app.add_exception_handler(unavailable, on_database_unavailable)
     install_metrics_middleware(app)
     app.include_router(ops_router(ready))
     app.include_router(products.router)
