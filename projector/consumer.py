@@ -32,7 +32,9 @@ log = logging.getLogger(__name__)
 
 APPLIED_POSITION = Gauge("projection_position", "Read-side position the projection has applied", ["projection"])
 VISIBLE_POSITION = Gauge("projection_visible_position", "Read-side position that is searchable", ["projection"])
-LAG_EVENTS = Gauge("projection_lag_events", "Messages waiting in the projection's queue", ["projection"])
+LAG_EVENTS = Gauge(
+    "projection_lag_events", "Messages not yet applied: waiting in the queue or delivered and in work", ["projection"]
+)
 LAG_SECONDS = Gauge("projection_lag_seconds", "Age of the newest event applied in the last batch", ["projection"])
 PARKED = Gauge("projection_parked_messages", "Messages parked in the projection's parking queue", ["projection"])
 PARKED_TOTAL = Counter("projection_parked_total", "Messages this process parked", ["projection"])
@@ -65,6 +67,8 @@ class ProjectionWorker:
         self.connected = False
         self.early_attempts: dict[str, int] = {}
         self.record_lock = asyncio.Lock()
+        self.inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        self.processing = 0  # messages of the batch being applied
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -97,6 +101,7 @@ class ProjectionWorker:
             topology = await declare_topology(channel, self.settings.rabbitmq_prefix)
             queue = topology.queues[self.name]
             inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+            self.inbox = inbox
             await queue.consume(inbox.put)
             self.connected = True
             helpers = [
@@ -107,7 +112,11 @@ class ProjectionWorker:
                 while not stop.is_set() and not connection.is_closed:
                     batch = await self._gather(inbox, stop)
                     if batch:
-                        await self._process(index, topology, batch)
+                        self.processing = len(batch)
+                        try:
+                            await self._process(index, topology, batch)
+                        finally:
+                            self.processing = 0
             finally:
                 for task in helpers:
                     task.cancel()
@@ -270,6 +279,7 @@ class ProjectionWorker:
             with contextlib.suppress(Exception):
                 queue = await channel.declare_queue(topology.queues[self.name].name, passive=True)
                 parked = await channel.declare_queue(topology.parked[self.name].name, passive=True)
-                LAG_EVENTS.labels(self.name).set(queue.declaration_result.message_count or 0)
+                in_work = self.inbox.qsize() + self.processing
+                LAG_EVENTS.labels(self.name).set((queue.declaration_result.message_count or 0) + in_work)
                 PARKED.labels(self.name).set(parked.declaration_result.message_count or 0)
             await asyncio.sleep(2)

@@ -2,6 +2,9 @@
 
 python -m projector run       # consume and project (all projections, or PROJECTIONS=products,...)
 python -m projector status    # position and lag of each projection, parked messages
+python -m projector verify [projection...]         # compare the indices with the event store (exit 1 on a difference)
+python -m projector rebuild <projection>           # rebuild an index from the event store, swap the alias
+python -m projector replay-parked [projection...]  # move parked messages back to their projection's queue
 """
 
 from __future__ import annotations
@@ -99,11 +102,34 @@ async def status(settings: ProjectorSettings) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m projector")
-    parser.add_argument("command", choices=["run", "status"])
+    parser.add_argument("command", choices=["run", "status", "verify", "rebuild", "replay-parked"])
+    parser.add_argument(
+        "projections",
+        nargs="*",
+        help="status, verify, replay-parked: which projections (default: PROJECTIONS); rebuild: exactly one",
+    )
     args = parser.parse_args(argv)
     settings = ProjectorSettings()
     configure_logging(settings.log_level)
+    if args.projections and args.command == "run":
+        parser.error("run takes no projection names (set PROJECTIONS)")
+    if args.command == "rebuild" and len(args.projections) != 1:
+        parser.error("rebuild takes exactly one projection")
+    if args.projections:
+        settings.projections = ",".join(args.projections)
     if args.command == "run":
         asyncio.run(run(settings))
-    else:
+    elif args.command == "status":
         raise SystemExit(asyncio.run(status(settings)))
+    elif args.command == "verify":
+        from projector.verify import verify
+
+        raise SystemExit(asyncio.run(verify(settings, selected(settings))))
+    elif args.command == "rebuild":
+        from projector.rebuild import rebuild
+
+        raise SystemExit(asyncio.run(rebuild(settings, selected(settings)[0])))
+    else:
+        from projector.parked import replay_parked
+
+        raise SystemExit(asyncio.run(replay_parked(settings, selected(settings))))

@@ -4,24 +4,26 @@ DESIGN.md "Projector": replay from the store (not RabbitMQ) into a new versioned
 swap the alias atomically; searches keep working throughout and nothing written during the rebuild is lost.
 
 1. Create a new versioned index (`new_index_name`), with the projection's current mapping.
-2. Replay every event of the store in read order ((transaction id, global position), gap-free: `read_all_on`) into
+2. Replay the store's events in read order ((transaction id, global position), gap-free: `read_all_on`) into
    it, batch by batch through `engine.apply_batch` -- the code the live consumer runs, so the documents are the
-   ones the live projector would have written. The replay ends at the store's head: checkpoint C, watermark W1.
-   Meanwhile the live projector keeps writing the old index, which stays behind the alias: searches are answered
-   by a complete index.
-3. Refresh the new index, then swap in ONE `update_aliases` call (atomic): the alias (and any other alias of the old
-   index) moves to the new index, and the old index is deleted and replaced by an alias of the same name pointing
-   at the new index (`remove_index` + `add`). The old name becomes an alias because a live projector that
-   resolved the alias to a concrete index name when it started (projector/consumer.py does) keeps writing that
-   name: as an alias of the new index its writes land in the new index, instead of failing on a deleted index.
-4. Replay again from C to the head into the new index: whatever reached the old index between the replay and the
-   swap is in the store and is applied now (repeats are no-ops: documents keep per-stream versions). From the swap
-   on, the live projector writes the new index too; one of its events that arrives before this tail is applied is
-   handed back ("early") and applied on redelivery. Then refresh, and record the projection's position at the
-   watermark reached (kept if a higher one is recorded already).
+   ones the live projector would have written. Only the events the projection's queue receives (its bindings in
+   shared/messaging.py) are replayed, as the live projector sees no others. The replay ends at the store's head:
+   checkpoint C, watermark W1. Meanwhile the live projector keeps writing the old index, which stays behind the
+   alias: searches are answered by a complete index.
+3. Refresh the new index, replay what arrived meanwhile, then swap in ONE `update_aliases` call (atomic): the
+   alias (and any other alias of the old index) moves to the new index, and the old index is deleted. Its name
+   becomes an alias of the new index for one generation (the name of the index before it is dropped): a process
+   that resolved the alias to the concrete index name (projector/consumer.py did, before it wrote through the
+   alias) then writes into the new index, instead of making Elasticsearch auto-create an orphan index of that name
+   with dynamic mappings.
+4. Replay again from the last checkpoint to the head into the new index: whatever reached the old index between
+   that replay and the swap is in the store and is applied now (repeats are no-ops: documents keep per-stream
+   versions). From the swap on, the live projector writes the new index too; one of its events that arrives before
+   this tail is applied is handed back ("early") and applied on redelivery. Then refresh, and record the
+   projection's position at the watermark reached (kept if a higher one is recorded already).
 
 Between the swap and the end of step 4 (usually well under a second) the new index may miss the few events the
-live projector applied to the old index after C, although the recorded position covers them.
+live projector applied to the old index only, although the recorded position covers them.
 
 A PostgreSQL advisory lock keeps two rebuilds of one projection from running at once.
 """
@@ -30,10 +32,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import sys
 import time
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -50,6 +53,7 @@ from projector.engine import BatchResult, TransientError, apply_batch
 from projector.projections import ProjectionSpec
 from projector.settings import ProjectorSettings
 from shared.events.envelope import Envelope
+from shared.messaging import PROJECTION_BINDINGS, routing_key
 from shared.read_models import alias_name
 from write_api.event_store.records import START, ReadPosition, RecordedEvent
 from write_api.event_store.store import init_connection, read_all_on
@@ -60,6 +64,26 @@ log = logging.getLogger(__name__)
 READ_BATCH = 1000
 LOCK_NAMESPACE = 0x52424C44  # "RBLD"
 RETRY_DELAYS = (0.2, 0.5, 1, 2, 4, 5, 5, 5)
+
+
+def topic_matches(pattern: str, key: str) -> bool:
+    """AMQP topic matching: words split on '.', `*` is exactly one word, `#` zero or more."""
+
+    def match(p: list[str], k: list[str]) -> bool:
+        if not p:
+            return not k
+        if p[0] == "#":
+            return any(match(p[1:], k[i:]) for i in range(len(k) + 1))
+        return bool(k) and (p[0] in ("*", k[0])) and match(p[1:], k[1:])
+
+    return match(pattern.split("."), key.split("."))
+
+
+def routed_to(projection: str) -> Callable[[Envelope], bool]:
+    """Whether the relay's message for an event reaches the projection's queue (its bindings, shared/messaging.py):
+    a replay or a verification must fold exactly the events the live projector receives."""
+    patterns = PROJECTION_BINDINGS[projection]
+    return lambda e: any(topic_matches(p, routing_key(e.stream_type, e.event_type)) for p in patterns)
 
 
 def to_envelope(event: RecordedEvent) -> Envelope:
@@ -131,16 +155,18 @@ async def replay(
     conn: asyncpg.Connection, es: AsyncElasticsearch, index: str, spec: ProjectionSpec, progress: Replay
 ) -> None:
     """Apply the store's events after progress.checkpoint, up to the head, to `index`."""
+    routed = routed_to(spec.projection.value)
     async for batch in store_batches(conn, progress.checkpoint):
-        if batch.events:
-            result = await apply_with_retries(es, index, spec, batch.events)
-            progress.events += len(batch.events)
+        events = [e for e in batch.events if routed(e)]
+        if events:
+            result = await apply_with_retries(es, index, spec, events)
+            progress.events += len(events)
             progress.written += result.written
             progress.early += len(result.early)
             for i, error in sorted(result.poison.items()):
-                event = batch.events[i]
+                event = events[i]
                 progress.poison.append(f"{event.event_id} ({event.stream_id} v{event.version}): {error}")
-            newest = max(e.recorded_at for e in batch.events)
+            newest = max(e.recorded_at for e in events)
             progress.last_event_at = max(newest, progress.last_event_at or newest)
         progress.checkpoint = batch.checkpoint
         progress.watermark = max(progress.watermark, batch.watermark)
@@ -155,13 +181,16 @@ async def indices_behind(es: AsyncElasticsearch, alias: str) -> list[str]:
 
 
 async def swap_alias(es: AsyncElasticsearch, alias: str, new: str) -> list[str]:
-    """Atomically point `alias` (and every other alias of the old index) at `new`, delete the old index and make
-    its name an alias of `new`. Returns the old indices."""
+    """In one atomic update: point `alias` (and any other alias of the old index) at `new`, delete the old index and
+    make its name an alias of `new`. The names of indices older than that are dropped. Returns the old indices."""
     old = await indices_behind(es, alias)
+    generation = re.compile(rf"^{re.escape(alias)}-v\d+-\d+$")  # new_index_name(); as an alias: a former index
     actions: list[dict[str, Any]] = [{"add": {"index": new, "alias": alias}}]
     for index in old:
         aliases = (await es.indices.get_alias(index=index)).body.get(index, {}).get("aliases", {})
-        actions += [{"add": {"index": new, "alias": a}} for a in sorted(aliases) if a != alias]
+        actions += [
+            {"add": {"index": new, "alias": a}} for a in sorted(aliases) if a != alias and not generation.match(a)
+        ]
         actions += [{"add": {"index": new, "alias": index}}, {"remove_index": {"index": index}}]
     await es.indices.update_aliases(actions=actions)
     return old
@@ -195,6 +224,9 @@ async def rebuild(settings: ProjectorSettings, spec: ProjectionSpec) -> int:
                 f"up to position {progress.watermark} in {time.monotonic() - started:.1f} s"
             )
             await es.indices.refresh(index=new)
+            # What arrived during the refresh: the fewer events the live projector applies to the old index only,
+            # the fewer of its next ones find the new index behind (step 4).
+            await replay(conn, es, new, spec, progress)
             old = await swap_alias(es, alias, new)
         except BaseException:
             await es.indices.delete(index=new, ignore_unavailable=True)
@@ -214,7 +246,10 @@ async def rebuild(settings: ProjectorSettings, spec: ProjectionSpec) -> int:
         for poison in progress.poison[:20]:
             _say(f"{projection.value}: could not apply {poison}")
         if progress.poison:
-            _say(f"{projection.value}: {len(progress.poison)} events could not be applied (the live projector parks them)")
+            _say(
+                f"{projection.value}: {len(progress.poison)} events could not be applied "
+                "(the live projector parks them)"
+            )
         return 0
     finally:
         await conn.close()

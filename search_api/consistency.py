@@ -59,7 +59,13 @@ async def ensure_position(
         await asyncio.sleep(POLL_SECONDS)
         applied, visible = await _positions(es, prefix, projections)
     if visible < min_position:
-        await es.indices.refresh(index=",".join(alias_name(prefix, p) for p in projections))
+        remaining = max(0.0, deadline - time.monotonic())
+        try:  # a refresh makes everything applied searchable; under load it may queue, so it is bounded too
+            await asyncio.wait_for(
+                es.indices.refresh(index=",".join(alias_name(prefix, p) for p in projections)), max(remaining, 0.05)
+            )
+        except TimeoutError:
+            return Consistency(visible, stale=True)
     return Consistency(applied, stale=False)
 
 

@@ -16,7 +16,7 @@ POSITION_ROUTING_KEY = "position.marker"
 # Projection queue -> routing keys (`<stream_type>.<event_type>`) it needs.
 PROJECTION_BINDINGS: dict[str, tuple[str, ...]] = {
     "products": ("product.*", "inventory.*"),
-    "inventory": ("product.ProductRegistered", "product.ProductDetailsChanged", "inventory.*"),
+    "inventory": ("product.*", "inventory.*"),
     "orders": ("order.*",),
 }
 

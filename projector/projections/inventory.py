@@ -1,8 +1,10 @@
 """The `inventory` read model: one row per SKU x warehouse for warehouse and back-office staff.
 
 Rows (`<sku>@<warehouse>`) are fed by the SKU's inventory stream. Each SKU also has a header document (`<sku>`,
-kind "product") fed by its product stream; it holds the product's name, which a new row takes from it (context),
-and a renamed product's events fan out to every existing row of the SKU.
+kind "product") fed by every event of its product stream; it holds the product's name, which a new row takes
+from it (context, with its stream versions), and a rename fans out to every existing row of the SKU. A row sees
+only part of each stream, so there a version jump is not a gap (duplicates are still skipped); the queue's order
+keeps its events in order.
 """
 
 from __future__ import annotations
@@ -43,7 +45,14 @@ def document_id(event: Envelope) -> str | None:
 
 
 def fan_out(event: Envelope) -> str | None:
-    return _sku(event) if event.stream_type == "product" else None
+    """A product's name reaches every existing stock row of the SKU: at registration (a row may have been
+    written first when events of different streams arrive out of order) and on a rename. Other product events
+    only concern the header (and finding rows costs a refresh and a search)."""
+    if event.event_type == "ProductRegistered":
+        return _sku(event)
+    if event.event_type == "ProductDetailsChanged" and event.data.get("changes", {}).get("name"):
+        return _sku(event)
+    return None
 
 
 def context_id(doc_id: str) -> str | None:
@@ -117,5 +126,6 @@ SPEC = ProjectionSpec(
     fan_out=fan_out,
     context_id=context_id,
     apply_in_context=apply,
-    partial_stream_types=frozenset({"inventory"}),
+    # A row sees only its own warehouse's inventory events and only the renames of its product.
+    partial_stream_types=frozenset({"inventory", "product"}),
 )

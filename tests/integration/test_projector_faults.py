@@ -1,0 +1,983 @@
+"""The projector under faults, against the real RabbitMQ, Elasticsearch and PostgreSQL, as real subprocesses.
+
+Every test ends with `python -m projector verify` (the indices equal the fold of the PostgreSQL store, ignoring
+`position`/`updated_at`) after the queues have drained, and with nothing parked.
+
+1. Duplicates and disorder: a burst written with no relay running is published by the test itself, straight to
+   the `<prefix>events` exchange with the relay's envelopes (`write_api.relay.to_message`): every event twice,
+   the copies anywhere after the original, streams interleaved at random, in batches of random size, with honest
+   position markers ("every transaction <= N is published") in between. Per-stream order of first deliveries is
+   kept: that is what the relay (one publisher, one queue, one consumer per projection) guarantees.
+2. Per-stream disorder: a later event of an inventory row delivered (to the inventory queue) before its
+   predecessor. The products and orders projections converge; the inventory rows do not (strict xfail): stock
+   rows take version jumps of the SKU's inventory stream as normal (`partial_stream_types`), so the late
+   predecessor is then skipped as a duplicate.
+   A rename after a price change, in plain relay order, reaches the inventory header and its stock rows (this was
+   parked once: the queue got only some product event types). That scenario runs on the relay-less stack of
+   test 1, after it (file order).
+3. Crash: `kill -9` of the projector twice during a burst of ~2,600 commands in ~1,800 requests (product import and
+   registrations, bulk and single receipts, 1,100 orders, prices, renames, thresholds, adjustments, added lines,
+   cancellations, shipments), restarted each time: the indices equal the store's fold, and stock
+   (on hand / reserved per SKU x warehouse, in the inventory rows and in the product documents) equals an
+   independent SQL fold of the inventory events exactly: no redelivered event is applied twice.
+4. Elasticsearch frozen (`kill -STOP`, the local server's pid from .state/run/elasticsearch.pid) for 20 s while
+   commands keep coming, then `kill -CONT` (in `finally`, with a detached watchdog that resumes it even if this
+   process dies): the projector waits, nothing is parked (`python -m projector status` and the
+   `projection_parked_messages` metric), verify passes.
+5. A stock change shows in the product document (available, in_stock, per warehouse) and in the inventory row,
+   through the search API with `min_position`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aio_pika
+import asyncpg
+import httpx
+import pytest
+import pytest_asyncio
+
+from shared.messaging import (
+    DEAD_LETTER_EXCHANGE,
+    EXCHANGE,
+    POSITION_ROUTING_KEY,
+    PROJECTION_BINDINGS,
+    declare_topology,
+    parked_queue_name,
+    prefixed,
+    queue_name,
+    routing_key,
+)
+from tests.conftest import Namespace
+from tests.integration.write_conftest_helpers import auth, client, create_database, drop_database, order_body
+from tests.platform import Platform, free_port, platform_env
+from tests.services import ROOT
+from write_api.event_store.records import START, RecordedEvent
+from write_api.event_store.store import init_connection, read_all_on
+from write_api.relay import marker_message, to_message
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+
+PROJECTIONS = ("products", "inventory", "orders")
+WAREHOUSES = ("ams", "ber")
+ES_PID_FILE = ROOT / ".state" / "run" / "elasticsearch.pid"
+ES_PAUSE_SECONDS = 20
+STATUS_LINE = re.compile(r"^(\w+): position (-?\d+), waiting (-?\d+), parked (-?\d+)$", re.MULTILINE)
+SAMPLE = re.compile(r'^(\w+)\{projection="(\w+)"\} (\S+)$', re.MULTILINE)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# One isolated stack: its own database, RabbitMQ prefix and Elasticsearch prefix, and its processes
+
+
+@dataclass
+class Stack:
+    label: str
+    namespace: Namespace
+    database_url: str
+    rabbitmq_prefix: str
+    elasticsearch_prefix: str
+    platform: Platform
+
+    @property
+    def es_url(self) -> str:
+        return self.namespace.elasticsearch_url
+
+    async def start(self, *names: str) -> None:
+        """Start processes (at once) and wait until each is ready."""
+        await asyncio.gather(*(asyncio.to_thread(self.platform.start, name, True) for name in names))
+
+    async def relay_position(self) -> int:
+        async with httpx.AsyncClient(timeout=5) as http:
+            response = await http.get(f"{self.platform.url('relay')}/metrics")
+        response.raise_for_status()
+        found = re.search(r"^relay_position (\S+)$", response.text, re.MULTILINE)
+        assert found, response.text
+        return int(float(found[1]))
+
+    async def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        await asyncio.to_thread(self.platform.kill, name, sig)
+
+    def pid(self, name: str) -> int:
+        return self.platform.processes[name].pid
+
+    async def cli(self, *args: str, within: float = 120) -> tuple[int, str]:
+        """`python -m projector <args>` against this stack; (exit status, stdout)."""
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "projector",
+            *args,
+            cwd=ROOT,
+            env=self.platform.env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), within)
+        assert process.returncode is not None
+        if process.returncode not in (0, 1):
+            raise AssertionError(f"projector {' '.join(args)} exited {process.returncode}:\n{err.decode()[-3000:]}")
+        return process.returncode, out.decode()
+
+    async def status(self) -> dict[str, tuple[int, int, int]]:
+        """`python -m projector status`: projection -> (position, waiting, parked)."""
+        code, out = await self.cli("status")
+        assert code == 0, out
+        found = {m[1]: (int(m[2]), int(m[3]), int(m[4])) for m in STATUS_LINE.finditer(out)}
+        assert set(found) == set(PROJECTIONS), out
+        return found
+
+    async def metrics(self) -> dict[str, dict[str, float]]:
+        """The projector's labelled samples: metric -> projection -> value."""
+        async with httpx.AsyncClient(timeout=5) as http:
+            response = await http.get(f"{self.platform.url('projector')}/metrics")
+        response.raise_for_status()
+        samples: dict[str, dict[str, float]] = defaultdict(dict)
+        for m in SAMPLE.finditer(response.text):
+            samples[m[1]][m[2]] = float(m[3])
+        return samples
+
+    async def positions(self) -> dict[str, int]:
+        """Each projection's recorded (applied) position, straight from Elasticsearch."""
+        async with httpx.AsyncClient(base_url=self.es_url, timeout=30) as es:
+            response = await es.post(
+                f"/{self.elasticsearch_prefix}projection-positions/_mget", json={"ids": list(PROJECTIONS)}
+            )
+        if response.status_code == 404:
+            return dict.fromkeys(PROJECTIONS, 0)
+        response.raise_for_status()
+        return {d["_id"]: int(d["_source"]["position"]) if d.get("found") else 0 for d in response.json()["docs"]}
+
+    async def queue_depths(self) -> dict[str, tuple[int, int]]:
+        """projection -> (ready messages in its queue, messages in its parking queue)."""
+        connection = await aio_pika.connect(self.namespace.rabbitmq_url)
+        try:
+            channel = await connection.channel()
+            depths = {}
+            for name in PROJECTIONS:
+                queue = await channel.declare_queue(queue_name(self.rabbitmq_prefix, name), passive=True)
+                parked = await channel.declare_queue(parked_queue_name(self.rabbitmq_prefix, name), passive=True)
+                depths[name] = (
+                    queue.declaration_result.message_count or 0,
+                    parked.declaration_result.message_count or 0,
+                )
+            return depths
+        finally:
+            await connection.close()
+
+    async def wait_drained(self, position: int, within: float) -> None:
+        """Until every projection has applied `position` and its queue has stayed empty for a moment."""
+        deadline = time.monotonic() + within
+        quiet = 0
+        positions: dict[str, int] = {}
+        depths: dict[str, tuple[int, int]] = {}
+        while time.monotonic() < deadline:
+            positions, depths = await self.positions(), await self.queue_depths()
+            if all(p >= position for p in positions.values()) and all(d[0] == 0 for d in depths.values()):
+                quiet += 1
+                if quiet >= 3:
+                    return
+            else:
+                quiet = 0
+            await asyncio.sleep(0.5)
+        raise AssertionError(
+            f"{self.label}: projections not caught up with {position} after {within} s: positions {positions}, "
+            f"(waiting, parked) {depths}\n{self.platform.tail('projector')}"
+        )
+
+    async def assert_nothing_parked(self) -> None:
+        status = await self.status()
+        assert {name: s[2] for name, s in status.items()} == dict.fromkeys(PROJECTIONS, 0), status
+        assert {name: s[1] for name, s in status.items()} == dict.fromkeys(PROJECTIONS, 0), status
+        if "projector" in self.platform.processes:
+            # The gauge is refreshed every 2 s by the consumer.
+            await asyncio.sleep(2.5)
+            parked = (await self.metrics()).get("projection_parked_messages", {})
+            assert parked == dict.fromkeys(PROJECTIONS, 0.0), parked
+
+    async def verify(self, *projections: str) -> tuple[int, str]:
+        return await self.cli("verify", *projections, within=180)
+
+    async def assert_verified(self, *projections: str) -> str:
+        code, out = await self.verify(*projections)
+        assert code == 0, f"projector verify found differences:\n{out}"
+        names = projections or PROJECTIONS
+        for name in names:
+            assert re.search(rf"^{name}: .*OK$", out, re.MULTILINE), out
+        return out
+
+
+def new_platform(namespace: Namespace, database_url: str, rabbitmq_prefix: str, es_prefix: str, logs: Path) -> Platform:
+    ports = {name: free_port() for name in ("write_api", "relay", "projector", "search_api")}
+    env = platform_env(
+        database_url, namespace.rabbitmq_url, rabbitmq_prefix, namespace.elasticsearch_url, es_prefix, ports
+    )
+    return Platform(env, logs, ports)
+
+
+async def delete_broker_objects(rabbitmq_url: str, prefix: str) -> None:
+    connection = await aio_pika.connect(rabbitmq_url)
+    try:
+        names = [n for p in PROJECTION_BINDINGS for n in (queue_name(prefix, p), parked_queue_name(prefix, p))]
+        for name in names:
+            channel = await connection.channel()
+            with contextlib.suppress(aio_pika.exceptions.AMQPError):
+                await channel.queue_delete(name)
+        for name in (EXCHANGE, DEAD_LETTER_EXCHANGE):
+            channel = await connection.channel()
+            with contextlib.suppress(aio_pika.exceptions.AMQPError):
+                await channel.exchange_delete(prefixed(prefix, name))
+    finally:
+        await connection.close()
+
+
+NewStack = Callable[[str], Awaitable[Stack]]
+
+
+@pytest_asyncio.fixture(scope="module")
+async def new_stack(namespace: Namespace, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[NewStack]:
+    """new_stack(label): an isolated stack (nothing started); everything it created is removed at module end."""
+    stacks: list[Stack] = []
+
+    async def make(label: str) -> Stack:
+        tag = f"pf{label}{secrets.token_hex(2)}"
+        database_url = await create_database(namespace, tag)
+        rabbitmq_prefix, es_prefix = f"{namespace.rabbitmq_prefix}{tag}.", f"{namespace.elasticsearch_prefix}{tag}-"
+        logs = tmp_path_factory.mktemp(f"projector-faults-{label}")
+        platform = new_platform(namespace, database_url, rabbitmq_prefix, es_prefix, logs)
+        stack = Stack(label, namespace, database_url, rabbitmq_prefix, es_prefix, platform)
+        stacks.append(stack)
+        return stack
+
+    try:
+        yield make
+    finally:
+        for stack in stacks:
+            await asyncio.to_thread(stack.platform.stop_all)
+            with contextlib.suppress(Exception):
+                await delete_broker_objects(namespace.rabbitmq_url, stack.rabbitmq_prefix)
+            async with httpx.AsyncClient(timeout=60) as es:
+                with contextlib.suppress(httpx.HTTPError):
+                    await es.delete(f"{namespace.elasticsearch_url}/{stack.elasticsearch_prefix}*")
+            with contextlib.suppress(Exception):
+                await drop_database(namespace, stack.database_url)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def manual(new_stack: NewStack) -> Stack:
+    """Projector and write API, no relay: the tests publish themselves."""
+    running = await new_stack("manual")
+    await running.start("projector", "write_api")
+    return running
+
+
+@pytest_asyncio.fixture(scope="module")
+async def stack(new_stack: NewStack) -> Stack:
+    """The whole platform (projector, relay, write API, search API) for the crash, pause and visibility tests."""
+    running = await new_stack("main")
+    await running.start("projector", "relay", "write_api", "search_api")
+    return running
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Writing through the write API
+
+
+# (method, path, role, body)
+Request = tuple[str, str, str, Any]
+# A request, or None for "place a random 3-line order".
+Command = Request | None
+
+
+@dataclass
+class Burst:
+    """Commands sent through the write API; answers counted by status."""
+
+    http: httpx.AsyncClient
+    rng: random.Random
+    tag: str
+    concurrency: int = 16
+    statuses: Counter[str] = field(default_factory=Counter)
+    answered: int = 0
+    last_position: int = 0
+    skus: list[str] = field(default_factory=list)
+    orders: list[str] = field(default_factory=list)
+
+    async def send(self, method: str, path: str, role: str, body: Any, ok: tuple[int, ...] = (200, 201)) -> Any:
+        response = await self.http.request(method, path, json=body, headers=auth(role))
+        self.answered += 1
+        kind = path.split("/")[1]
+        self.statuses[f"{kind} {response.status_code}"] += 1
+        assert response.status_code < 500, f"{method} {path}: {response.status_code} {response.text}"
+        if response.status_code in ok:
+            answer = response.json()
+            self.last_position = max(self.last_position, int(answer.get("position") or 0))
+            return answer
+        assert response.status_code == 409, f"{method} {path}: {response.status_code} {response.text}"
+        return None
+
+    async def many(self, commands: Sequence[Command]) -> None:
+        """Send commands (None: place an order) at the burst's concurrency."""
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(command: Command) -> None:
+            async with gate:
+                if command is None:
+                    await self.place_order()
+                else:
+                    await self.send(*command)
+
+        await asyncio.gather(*(one(c) for c in commands))
+
+    async def reached(self, answered: int) -> None:
+        """Returns once `answered` commands have been answered."""
+        while self.answered < answered:  # noqa: ASYNC110 - a progress poll, not a wake-up
+            await asyncio.sleep(0.05)
+
+    async def catalogue(self, products: int, registered_one_by_one: int = 0) -> None:
+        """Products by import (chunks of 100) and some by POST /products; two warehouses of stock each."""
+        new = [f"{self.tag}-{n:05d}" for n in range(len(self.skus), len(self.skus) + products)]
+        bodies = [
+            {
+                "sku": sku,
+                "name": f"Fault test cable {sku}",
+                "brand": self.rng.choice(["Acme", "Belkin", "Hama"]),
+                "category": "Cables" if n % 3 else None,
+                "price": {"amount": f"{1 + n % 50}.90", "currency": "EUR"},
+                "attributes": {"colour": self.rng.choice(["black", "white"])},
+            }
+            for n, sku in enumerate(new)
+        ]
+        bulk, single = bodies[registered_one_by_one:], bodies[:registered_one_by_one]
+        for start in range(0, len(bulk), 100):
+            answer = await self.send("POST", "/products/import", "catalog", bulk[start : start + 100])
+            assert not answer["rejected"], answer
+        await self.many([("POST", "/products", "catalog", b) for b in single])
+        self.skus += new
+        receipts = [
+            {"sku": sku, "warehouse": w, "quantity": self.rng.randint(50, 200)} for sku in new for w in WAREHOUSES
+        ]
+        for start in range(0, len(receipts), 400):
+            answer = await self.send("POST", "/inventory/receipts", "warehouse", receipts[start : start + 400])
+            assert not answer["rejected"], answer
+
+    async def place_order(self) -> None:
+        lines = [(sku, self.rng.randint(1, 3)) for sku in self.rng.sample(self.skus, 3)]
+        answer = await self.send("POST", "/orders", "storefront", order_body(lines))
+        if answer is not None:
+            self.orders.append(answer["order_id"])
+
+    def side_command(self) -> Request:
+        """One of the product and stock commands that accompany orders."""
+        kind = self.rng.choices(["receipt", "price", "rename", "threshold", "adjust"], [8, 3, 2, 2, 2])[0]
+        # Prices change on some SKUs, names on others: a rename after a price change is parked by the inventory
+        # projection (test_rename_after_price_change_*), which these bursts are not about.
+        sku = self.rng.choice(
+            self.skus[0::2] if kind == "price" else self.skus[1::2] if kind == "rename" else self.skus
+        )
+        warehouse = self.rng.choice(WAREHOUSES)
+        if kind == "receipt":
+            return ("POST", f"/inventory/{sku}/receipts", "warehouse", {"warehouse": warehouse, "quantity": 5})
+        if kind == "price":
+            price = {"amount": f"{self.rng.randint(1, 99)}.{self.rng.randint(10, 99)}", "currency": "EUR"}
+            return ("PUT", f"/products/{sku}/price", "catalog", price)
+        if kind == "rename":
+            return ("PATCH", f"/products/{sku}", "catalog", {"name": f"Renamed HDMI cable {secrets.token_hex(3)}"})
+        if kind == "threshold":
+            threshold = {"low_stock_threshold": self.rng.randint(0, 20)}
+            return ("PUT", f"/inventory/{sku}/thresholds/{warehouse}", "warehouse", threshold)
+        delta = self.rng.choice([3, -1])
+        adjustment = {"warehouse": warehouse, "delta": delta, "reason": "found" if delta > 0 else "damaged"}
+        return ("POST", f"/inventory/{sku}/adjustments", "warehouse", adjustment)
+
+    async def trade(self, orders: int = 0, side_per_order: float = 0.25, until: asyncio.Event | None = None) -> None:
+        """`orders` 3-line orders (or as many as fit until `until` is set) with product and stock commands mixed in,
+        then line additions, cancellations and shipments of some of the new orders."""
+        first = len(self.orders)
+        if until is None:
+            commands: list[Command] = []
+            for _ in range(orders):
+                commands.append(None)
+                if self.rng.random() < side_per_order:
+                    commands.append(self.side_command())
+            await self.many(commands)
+        else:
+
+            async def worker() -> None:
+                while not until.is_set():
+                    await self.place_order()
+                    if self.rng.random() < side_per_order:
+                        await self.send(*self.side_command())
+
+            await asyncio.gather(*(worker() for _ in range(self.concurrency)))
+        placed = self.orders[first:]
+        self.rng.shuffle(placed)
+        tenth = max(1, len(placed) // 10)
+        line = {"sku": self.rng.choice(self.skus), "quantity": 1}
+        await self.many([("POST", f"/orders/{o}/lines", "storefront", line) for o in placed[:tenth]])
+        cancel = {"reason": "customer changed mind"}
+        await self.many(
+            [("POST", f"/orders/{o}/cancel", "backoffice", cancel) for o in placed[tenth : 2 * tenth]]
+            + [("POST", f"/orders/{o}/ship", "backoffice", {"carrier": "DHL"}) for o in placed[2 * tenth : 3 * tenth]]
+        )
+
+
+@contextlib.asynccontextmanager
+async def burst(stack: Stack, seed: int, concurrency: int = 16) -> AsyncIterator[Burst]:
+    async with client(stack.platform.write_url, connections=concurrency * 2, timeout=60) as http:
+        yield Burst(http, random.Random(seed), f"F{seed}", concurrency)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reading the store and the indices
+
+
+async def store_events(database_url: str) -> list[RecordedEvent]:
+    """Every committed event, in read order, as the relay reads them."""
+    conn = await asyncpg.connect(database_url)
+    await init_connection(conn)
+    try:
+        events: list[RecordedEvent] = []
+        after = START
+        while True:
+            result = await read_all_on(conn, after, 2000)
+            events += result.events
+            if len(result.events) < 2000:
+                return events
+            after = result.events[-1].read_order
+    finally:
+        await conn.close()
+
+
+async def store_stock(database_url: str) -> tuple[dict[tuple[str, str], tuple[int, int]], set[tuple[str, str]]]:
+    """(sku, warehouse) -> (on hand, reserved), folded with plain SQL from the inventory events (not with the
+    projector's code); and the (sku, warehouse) pairs that saw a quantity-changing event."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            """
+            SELECT data->>'sku' AS sku, data->>'warehouse' AS warehouse,
+                   sum(CASE event_type WHEN 'StockReceived' THEN (data->>'quantity')::int
+                                       WHEN 'StockAdjusted' THEN (data->>'delta')::int
+                                       WHEN 'StockShipped' THEN -(data->>'quantity')::int ELSE 0 END) AS on_hand,
+                   sum(CASE event_type WHEN 'StockReserved' THEN (data->>'quantity')::int
+                                       WHEN 'StockReservationReleased' THEN -(data->>'quantity')::int
+                                       WHEN 'StockShipped' THEN -(data->>'quantity')::int ELSE 0 END) AS reserved,
+                   bool_or(event_type <> 'LowStockThresholdSet') AS moved
+            FROM events WHERE stream_type = 'inventory'
+            GROUP BY 1, 2
+            """
+        )
+    finally:
+        await conn.close()
+    stock = {(r["sku"], r["warehouse"]): (int(r["on_hand"]), int(r["reserved"])) for r in rows}
+    return stock, {(r["sku"], r["warehouse"]) for r in rows if r["moved"]}
+
+
+async def es_documents(es_url: str, index: str) -> dict[str, dict[str, Any]]:
+    """Every document of an index (or alias), refreshed first, read with a point in time."""
+    async with httpx.AsyncClient(base_url=es_url, timeout=60) as es:
+        (await es.post(f"/{index}/_refresh")).raise_for_status()
+        opened = await es.post(f"/{index}/_pit", params={"keep_alive": "1m"})
+        opened.raise_for_status()
+        pit = opened.json()["id"]
+        found: dict[str, dict[str, Any]] = {}
+        after: list[Any] | None = None
+        try:
+            while True:
+                body: dict[str, Any] = {
+                    "size": 1000,
+                    "pit": {"id": pit, "keep_alive": "1m"},
+                    "sort": ["_shard_doc"],
+                    "track_total_hits": False,
+                }
+                if after is not None:
+                    body["search_after"] = after
+                response = await es.post("/_search", json=body)
+                response.raise_for_status()
+                answer = response.json()
+                hits = answer["hits"]["hits"]
+                found.update({h["_id"]: h["_source"] for h in hits})
+                if len(hits) < 1000:
+                    return found
+                pit = answer.get("pit_id", pit)
+                after = hits[-1]["sort"]
+        finally:
+            await es.request("DELETE", "/_pit", json={"id": pit})
+
+
+async def assert_stock_matches_store(stack: Stack) -> int:
+    """Inventory rows and product documents carry exactly the stock the store's events add up to. Returns the
+    number of (sku, warehouse) pairs compared."""
+    expected, moved = await store_stock(stack.database_url)
+    rows = await es_documents(stack.es_url, f"{stack.elasticsearch_prefix}inventory")
+    indexed = {(d["sku"], d["warehouse"]): (d["on_hand"], d["reserved"]) for d in rows.values() if d["kind"] == "stock"}
+    wrong_rows = {k: (v, indexed.get(k)) for k, v in expected.items() if indexed.get(k) != v}
+    assert not wrong_rows, f"inventory rows differ from the store (store, indexed): {list(wrong_rows.items())[:10]}"
+    assert set(indexed) == set(expected), set(indexed) ^ set(expected)
+    products = await es_documents(stack.es_url, f"{stack.elasticsearch_prefix}products")
+    wrong_products = []
+    for (sku, warehouse), (on_hand, reserved) in expected.items():
+        if (sku, warehouse) not in moved:
+            continue
+        doc = products.get(sku, {})
+        have = doc.get("stock", {}).get(warehouse)
+        if have != [on_hand, reserved]:
+            wrong_products.append((sku, warehouse, (on_hand, reserved), have))
+    assert not wrong_products, f"product stock differs from the store: {wrong_products[:10]}"
+    for sku in {s for s, _ in moved}:
+        available = sum(max(0, o - r) for (s, _), (o, r) in expected.items() if s == sku)
+        assert products[sku]["available"] == available, (sku, products[sku]["available"], available)
+        assert products[sku]["in_stock"] is (available > 0), sku
+    return len(expected)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Publishing as the relay would (or as a misbehaving network would)
+
+
+@dataclass
+class Publisher:
+    connection: aio_pika.abc.AbstractConnection
+    channel: aio_pika.abc.AbstractChannel
+    exchange: aio_pika.abc.AbstractExchange
+    prefix: str
+    sent: int = 0
+
+    @classmethod
+    async def open(cls, stack: Stack) -> Publisher:
+        connection = await aio_pika.connect(stack.namespace.rabbitmq_url)
+        channel = await connection.channel(publisher_confirms=True)
+        topology = await declare_topology(channel, stack.rabbitmq_prefix)
+        return cls(connection, channel, topology.events, stack.rabbitmq_prefix)
+
+    async def events(self, events: list[RecordedEvent], to_queue: str | None = None) -> None:
+        """Publish (confirmed) to the events exchange, or straight to one projection's queue."""
+        if to_queue is None:
+            sends = [self.exchange.publish(to_message(e), routing_key(e.stream_type, e.event_type)) for e in events]
+        else:
+            target = queue_name(self.prefix, to_queue)
+            sends = [self.channel.default_exchange.publish(to_message(e), target) for e in events]
+        await asyncio.gather(*sends)
+        self.sent += len(events)
+
+    async def marker(self, position: int) -> None:
+        await self.exchange.publish(marker_message(position), POSITION_ROUTING_KEY)
+
+    async def close(self) -> None:
+        await self.connection.close()
+
+
+def twice_interleaved(events: list[RecordedEvent], rng: random.Random) -> list[RecordedEvent]:
+    """Every event twice; each stream's first deliveries in version order, each copy somewhere after its original;
+    the streams interleaved at random."""
+    by_stream: dict[str, list[RecordedEvent]] = defaultdict(list)
+    for event in events:
+        by_stream[event.stream_id].append(event)
+    sequences: dict[str, list[RecordedEvent]] = {}
+    for stream, originals in by_stream.items():
+        sequence = list(originals)
+        for event in originals:
+            after = next(i for i, e in enumerate(sequence) if e is event)
+            sequence.insert(rng.randint(after + 1, len(sequence)), event)
+        sequences[stream] = sequence
+    tokens = [stream for stream, sequence in sequences.items() for _ in sequence]
+    rng.shuffle(tokens)
+    cursors = dict.fromkeys(sequences, 0)
+    merged = []
+    for stream in tokens:
+        merged.append(sequences[stream][cursors[stream]])
+        cursors[stream] += 1
+    return merged
+
+
+async def publish_with_markers(publisher: Publisher, order: list[RecordedEvent], rng: random.Random) -> int:
+    """Publish `order` in batches of random size; after each batch, a marker for the highest N such that every
+    transaction <= N has been published whole (what the relay's markers promise). Returns the last marker."""
+    # Transaction id -> its events not yet published once.
+    pending = Counter(e.transaction_id for e in {e.event_id: e for e in order}.values())
+    transactions = sorted(pending)
+    seen: set[Any] = set()
+    marked = 0
+    cursor = 0
+    i = 0
+    while i < len(order):
+        batch = order[i : i + rng.randint(1, 150)]
+        i += len(batch)
+        await publisher.events(batch)
+        for event in batch:
+            if event.event_id not in seen:
+                seen.add(event.event_id)
+                pending[event.transaction_id] -= 1
+        while cursor < len(transactions) and pending[transactions[cursor]] == 0:
+            cursor += 1
+        complete = transactions[cursor - 1] if cursor else 0
+        if complete > marked:
+            marked = complete
+            await publisher.marker(marked)
+        await asyncio.sleep(rng.random() * 0.03)
+    assert marked == transactions[-1]
+    await publisher.marker(marked)  # markers are delivered at least once too
+    return marked
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 5. (first: the cheapest) A stock change reaches the product document and the inventory row
+
+
+async def test_stock_change_shows_in_product_and_inventory(stack: Stack) -> None:
+    sku = f"VIS-{secrets.token_hex(3).upper()}"
+    async with client(stack.platform.write_url) as write, client(stack.platform.search_url) as search:
+
+        async def both(position: int) -> tuple[dict[str, Any], dict[str, Any]]:
+            params = {"min_position": position, "wait_ms": 10000}
+            product = await search.get(f"/products/{sku}", params=params)
+            stock = await search.get(f"/inventory/{sku}", params=params, headers=auth("warehouse"))
+            for response in (product, stock):
+                assert response.status_code == 200, response.text
+                assert "X-Consistency" not in response.headers, response.headers
+                assert int(response.headers["X-Position"]) >= position
+            return product.json(), stock.json()
+
+        body = {"sku": sku, "name": "Visibility probe cable", "price": {"amount": "3.50", "currency": "EUR"}}
+        registered = (await write.post("/products", json=body, headers=auth("catalog"))).json()
+        product = (await search.get(f"/products/{sku}", params={"min_position": registered["position"]})).json()
+        assert (product["in_stock"], product["available"]) == (False, 0), product
+
+        received = await write.post(
+            f"/inventory/{sku}/receipts", json={"warehouse": "ams", "quantity": 7}, headers=auth("warehouse")
+        )
+        assert received.status_code == 200, received.text
+        product, stock = await both(received.json()["position"])
+        assert (product["in_stock"], product["available"]) == (True, 7), product
+        assert product["warehouses"] == [{"warehouse": "ams", "available": 7}], product
+        row = stock["warehouses"][0]
+        assert (stock["name"], row["warehouse"], row["on_hand"], row["reserved"], row["available"]) == (
+            "Visibility probe cable",
+            "ams",
+            7,
+            0,
+            7,
+        ), stock
+
+        ordered = await write.post("/orders", json=order_body([(sku, 3)]), headers=auth("storefront"))
+        assert ordered.status_code == 201, ordered.text
+        product, stock = await both(ordered.json()["position"])
+        assert (product["in_stock"], product["available"]) == (True, 4), product
+        row = stock["warehouses"][0]
+        assert (row["on_hand"], row["reserved"], row["available"]) == (7, 3, 4), stock
+        assert stock["total"] == {"on_hand": 7, "reserved": 3, "available": 4}, stock
+
+        adjusted = await write.post(
+            f"/inventory/{sku}/adjustments",
+            json={"warehouse": "ams", "delta": -4, "reason": "damaged"},
+            headers=auth("warehouse"),
+        )
+        assert adjusted.status_code == 200, adjusted.text
+        product, stock = await both(adjusted.json()["position"])
+        assert (product["in_stock"], product["available"]) == (False, 0), product
+        row = stock["warehouses"][0]
+        assert (row["on_hand"], row["reserved"], row["available"]) == (3, 3, 0), stock
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 1. Duplicates and cross-stream disorder
+
+
+async def test_duplicates_and_cross_stream_disorder_converge(manual: Stack) -> None:
+    """The relay never runs: the test publishes the burst itself, every event twice, streams interleaved at
+    random (each stream's first deliveries in order), with honest position markers."""
+    stack = manual
+    async with burst(stack, seed=11) as writes:
+        await writes.catalogue(40, registered_one_by_one=10)
+        await writes.trade(150, side_per_order=0.5)
+    events = await store_events(stack.database_url)
+    assert len(events) > 500, len(events)  # a sizeable burst (some orders meet empty stock)
+    rng = random.Random(12)
+    order = twice_interleaved(events, rng)
+    assert len(order) == 2 * len(events)
+    publisher = await Publisher.open(stack)
+    try:
+        last = await publish_with_markers(publisher, order, rng)
+    finally:
+        await publisher.close()
+    await stack.wait_drained(last, within=60)
+    await stack.assert_nothing_parked()
+    await stack.assert_verified()
+    assert await assert_stock_matches_store(stack) >= 80
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 2. Disorder inside one inventory stream
+
+
+@dataclass
+class PerStreamDisorder:
+    stack: Stack
+    early: list[RecordedEvent]  # later events of a row, delivered to the inventory queue before their predecessor
+    verify: tuple[int, str]  # of all projections
+
+    def verified(self, projection: str) -> bool:
+        return re.search(rf"^{projection}: .*: OK$", self.verify[1], re.MULTILINE) is not None
+
+
+@pytest_asyncio.fixture(scope="module")
+async def per_stream_disorder(new_stack: NewStack) -> PerStreamDisorder:
+    """Ten SKUs: receipt (v1 of inventory-<sku>), an order reserving at the same warehouse (v2), another receipt
+    (v3). Round A: each v2 StockReserved straight to the inventory queue, before anything else, and applied.
+    Round B: the whole store in read order through the exchange, then a marker."""
+    stack = await new_stack("order")
+    await stack.start("projector", "write_api")
+    async with client(stack.platform.write_url) as http:
+        for n in range(10):
+            sku = f"ORD-{n:03d}"
+            body = {"sku": sku, "name": f"Order probe {n}", "price": {"amount": "5.00", "currency": "EUR"}}
+            assert (await http.post("/products", json=body, headers=auth("catalog"))).status_code == 201
+            receipt = {"warehouse": "ams", "quantity": 10}
+            response = await http.post(f"/inventory/{sku}/receipts", json=receipt, headers=auth("warehouse"))
+            assert response.status_code == 200
+            response = await http.post("/orders", json=order_body([(sku, 2)]), headers=auth("storefront"))
+            assert response.status_code == 201, response.text
+            receipt = {"warehouse": "ams", "quantity": 5}
+            response = await http.post(f"/inventory/{sku}/receipts", json=receipt, headers=auth("warehouse"))
+            assert response.status_code == 200
+    events = await store_events(stack.database_url)
+    early = [e for e in events if e.event_type == "StockReserved"]
+    assert [e.version for e in early] == [2] * 10
+    publisher = await Publisher.open(stack)
+    try:
+        await publisher.events(early, to_queue="inventory")
+        deadline = time.monotonic() + 30
+        while True:
+            rows = await es_documents(stack.es_url, f"{stack.elasticsearch_prefix}inventory")
+            if sum(1 for d in rows.values() if d.get("kind") == "stock") == 10:
+                break
+            assert time.monotonic() < deadline, rows
+            await asyncio.sleep(0.2)
+        await publisher.events(events)
+        await publisher.marker(max(e.transaction_id for e in events))
+    finally:
+        await publisher.close()
+    await stack.wait_drained(max(e.transaction_id for e in events), within=60)
+    return PerStreamDisorder(stack, early, await stack.verify())
+
+
+async def test_per_stream_disorder_products_and_orders_converge(per_stream_disorder: PerStreamDisorder) -> None:
+    await per_stream_disorder.stack.assert_nothing_parked()
+    for name in ("products", "orders"):
+        assert per_stream_disorder.verified(name), per_stream_disorder.verify[1]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known design limitation: an inventory stock row accepts version jumps of its SKU's inventory stream "
+    "(partial_stream_types={'inventory'}: a row sees only its own warehouse's events), so when a later event of a "
+    "row (StockReserved v2) is applied before its predecessor (StockReceived v1), the predecessor is then skipped "
+    "as a duplicate (v1 <= applied v2) and the row loses the receipt for good. Per-stream order on the inventory "
+    "queue is required; the relay + one consumer per queue provides it, a disordering redelivery does not.",
+)
+async def test_per_stream_disorder_inventory_rows_converge(per_stream_disorder: PerStreamDisorder) -> None:
+    stack = per_stream_disorder.stack
+    rows = await es_documents(stack.es_url, f"{stack.elasticsearch_prefix}inventory")
+    stock = {d["sku"]: (d["on_hand"], d["reserved"]) for d in rows.values() if d.get("kind") == "stock"}
+    # Observed: every row is (5, 2): the 10 received first are lost (expected (15, 2)).
+    assert stock == {f"ORD-{n:03d}": (15, 2) for n in range(10)}, stock
+    assert per_stream_disorder.verified("inventory"), per_stream_disorder.verify[1]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 2b. A rename after a price change, in relay order (no fault at all)
+
+
+@dataclass
+class RenameAfterPriceChange:
+    stack: Stack
+    sku: str
+    name: str
+    position: int
+    names: dict[str, str | None]  # inventory document id -> name
+    status: dict[str, tuple[int, int, int]]
+    verify: tuple[int, str]
+
+
+@pytest_asyncio.fixture(scope="module")
+async def rename_after_price_change(manual: Stack) -> RenameAfterPriceChange:
+    """ProductRegistered (v1), StockReceived, ProductPriceChanged (v2), ProductDetailsChanged name (v3), published
+    in read order with a marker, as the relay does (on the relay-less stack of the duplicates test, after it). The
+    inventory queue is bound to product.ProductRegistered and product.ProductDetailsChanged only, so the inventory
+    projection sees v1 then v3 of the product stream."""
+    stack = manual
+    sku, name = f"REN-{secrets.token_hex(3).upper()}", "Renamed probe cable"
+    before = {e.event_id for e in await store_events(stack.database_url)}
+    async with client(stack.platform.write_url) as http:
+        body = {"sku": sku, "name": "Probe cable", "price": {"amount": "5.00", "currency": "EUR"}}
+        assert (await http.post("/products", json=body, headers=auth("catalog"))).status_code == 201
+        receipt = {"warehouse": "ams", "quantity": 10}
+        response = await http.post(f"/inventory/{sku}/receipts", json=receipt, headers=auth("warehouse"))
+        assert response.status_code == 200, response.text
+        price = {"amount": "6.00", "currency": "EUR"}
+        assert (await http.put(f"/products/{sku}/price", json=price, headers=auth("catalog"))).status_code == 200
+        response = await http.patch(f"/products/{sku}", json={"name": name}, headers=auth("catalog"))
+        assert response.status_code == 200, response.text
+        position = int(response.json()["position"])
+    events = [e for e in await store_events(stack.database_url) if e.event_id not in before]
+    assert [e.event_type for e in events] == [
+        "ProductRegistered",
+        "StockReceived",
+        "ProductPriceChanged",
+        "ProductDetailsChanged",
+    ]
+    publisher = await Publisher.open(stack)
+    try:
+        await publisher.events(events)
+        await publisher.marker(position)
+    finally:
+        await publisher.close()
+    await stack.wait_drained(position, within=60)
+    docs = await es_documents(stack.es_url, f"{stack.elasticsearch_prefix}inventory")
+    return RenameAfterPriceChange(
+        stack,
+        sku,
+        name,
+        position,
+        {doc_id: d.get("name") for doc_id, d in docs.items() if doc_id.startswith(sku)},
+        await stack.status(),
+        await stack.verify("inventory"),
+    )
+
+
+async def test_rename_after_price_change_reaches_inventory(rename_after_price_change: RenameAfterPriceChange) -> None:
+    scenario = rename_after_price_change
+    assert scenario.names == {scenario.sku: scenario.name, f"{scenario.sku}@ams": scenario.name}, scenario.names
+    assert {n: s[2] for n, s in scenario.status.items()} == dict.fromkeys(PROJECTIONS, 0), scenario.status
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 3. kill -9 of the projector mid-burst
+
+
+async def test_projector_killed_mid_burst_applies_everything_once(stack: Stack) -> None:
+    killed: list[dict[str, Any]] = []
+    async with burst(stack, seed=21, concurrency=24) as writes:
+
+        async def killer() -> None:
+            for threshold in (500, 1300):
+                await writes.reached(threshold)
+                behind = await stack.positions()
+                events = (await stack.metrics()).get("projection_events_total", {})
+                published = await stack.relay_position()
+                await stack.kill("projector")
+                killed.append(
+                    {"answered": writes.answered, "relay": published, "positions": behind, "events_total": events}
+                )
+                await asyncio.sleep(1)
+                await stack.start("projector")
+
+        async def load() -> None:
+            await writes.catalogue(300, registered_one_by_one=60)
+            await writes.trade(1100, side_per_order=0.3)
+
+        started = time.monotonic()
+        await asyncio.gather(load(), killer())
+        print(f"burst: {writes.answered} requests in {time.monotonic() - started:.1f} s: {dict(writes.statuses)}")
+        last = writes.last_position
+        assert writes.answered > 1500, writes.statuses
+    assert len(killed) == 2, killed
+    print(f"kill -9 at {[k['answered'] for k in killed]} answered commands; last position {last}: {killed}")
+    # The projector was killed with work in flight, not idle.
+    assert any(min(k["positions"].values()) < k["relay"] for k in killed), killed
+    started = time.monotonic()
+    await stack.wait_drained(last, within=120)
+    print(f"drained {time.monotonic() - started:.1f} s after the burst")
+    await stack.assert_nothing_parked()
+    started = time.monotonic()
+    print((await stack.assert_verified()).strip())
+    print(f"verify {time.monotonic() - started:.1f} s")
+    assert await assert_stock_matches_store(stack) >= 600
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 4. Elasticsearch frozen for 20 s during a burst
+
+
+def local_elasticsearch_pid(stack: Stack) -> int:
+    """The pid of the local Elasticsearch this stack uses; fails clearly when it is not one this test can pause."""
+    host = urlsplit(stack.es_url).hostname
+    if host not in ("127.0.0.1", "localhost") or not ES_PID_FILE.exists():
+        pytest.fail(
+            f"this test pauses the local Elasticsearch by pid ({ES_PID_FILE}); Elasticsearch at {stack.es_url} is "
+            "not one it can pause (with testcontainers, pause the container instead: not supported here)",
+            pytrace=False,
+        )
+    pid = int(ES_PID_FILE.read_text().strip())
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        pytest.fail(f"{ES_PID_FILE} names pid {pid}, which is not running", pytrace=False)
+    if b"elasticsearch" not in command.lower():
+        pytest.fail(f"pid {pid} from {ES_PID_FILE} is not Elasticsearch: {command[:200]!r}", pytrace=False)
+    return pid
+
+
+async def test_elasticsearch_frozen_for_20_s_nothing_parked(stack: Stack) -> None:
+    pid = local_elasticsearch_pid(stack)
+    before = (await stack.metrics()).get("projection_transient_errors_total", {})
+    projector_pid = stack.pid("projector")
+    async with burst(stack, seed=31, concurrency=16) as writes:
+        await writes.catalogue(50)
+        enough = asyncio.Event()
+        load = asyncio.create_task(writes.trade(side_per_order=0.3, until=enough))
+        await asyncio.sleep(2)
+        answered_at_stop = writes.answered
+        # A detached watchdog resumes Elasticsearch even if this process dies while it is stopped.
+        watchdog = subprocess.Popen(  # noqa: ASYNC220 - returns at once
+            ["/bin/sh", "-c", f"sleep {ES_PAUSE_SECONDS + 10}; kill -CONT {pid}"],
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            # Frozen for real: Elasticsearch does not answer.
+            with pytest.raises(httpx.TimeoutException):
+                async with httpx.AsyncClient(timeout=2) as http:
+                    await http.get(f"{stack.es_url}/_cluster/health")
+            await asyncio.sleep(ES_PAUSE_SECONDS - 2)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+            watchdog.terminate()
+            watchdog.wait()
+        answered_while_stopped = writes.answered - answered_at_stop
+        await asyncio.sleep(3)  # and a little after
+        enough.set()
+        await load
+    assert answered_while_stopped > 100, "the write side kept taking commands while Elasticsearch was stopped"
+    started = time.monotonic()
+    await stack.wait_drained(writes.last_position, within=150)
+    print(f"drained {time.monotonic() - started:.1f} s after the burst ({writes.answered} requests)")
+    assert stack.platform.processes["projector"].poll() is None, stack.platform.tail("projector")
+    assert stack.pid("projector") == projector_pid
+    await stack.assert_nothing_parked()
+    await stack.assert_verified()
+    await assert_stock_matches_store(stack)
+    after = (await stack.metrics()).get("projection_transient_errors_total", {})
+    print(
+        f"ES frozen {ES_PAUSE_SECONDS} s: {answered_while_stopped} commands answered meanwhile; transient "
+        f"retries {before} -> {after}"
+    )
