@@ -211,6 +211,8 @@ path.logs: $LOG_DIR/elasticsearch
 # A development box may run low on disk; never flip indices to read-only because of it.
 cluster.routing.allocation.disk.threshold_enabled: false
 action.destructive_requires_name: false
+# Indices are created explicitly from versioned mappings; a write to a missing index must fail, not create one.
+action.auto_create_index: false
 # Loopback development server: no TLS or users (the security module would otherwise auto-enable both).
 xpack.security.enabled: false
 EOF

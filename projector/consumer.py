@@ -256,9 +256,8 @@ class ProjectionWorker:
     async def _park(self, topology: Topology, message: AbstractIncomingMessage, error: str) -> None:
         log.error("projection %s parks message %s: %s", self.name, message.message_id, error)
         headers = dict(message.headers or {})
-        headers.update(
-            {"x-error": error[:2000], "x-projection": self.name, "x-original-routing-key": message.routing_key or ""}
-        )
+        headers.update({"x-error": error[:2000], "x-projection": self.name})
+        headers.setdefault("x-original-routing-key", message.routing_key or "")  # kept across replay-parked
         parked = aio_pika.Message(
             body=message.body,
             headers=headers,

@@ -200,6 +200,8 @@ async def _fetch(
     response = await es.mget(index=index, ids=list(dict.fromkeys([*todo, *context_ids])))
     contexts: dict[str, Document | None] = {c: None for c in context_ids}
     for found in response["docs"]:
+        if "error" in found:  # e.g. the index is gone: never treat that as "no document yet"
+            raise TransientError(f"mget {found['_id']}: {found['error']}")
         if found["_id"] in contexts:
             contexts[found["_id"]] = found["_source"] if found.get("found") else None
         if found["_id"] not in todo:
