@@ -1,13 +1,16 @@
 """Query-time synonyms of shopper search.
 
-The Elasticsearch distribution this project runs has no `analysis-common` module, so no synonym token filter: the
-search API expands the shopper's text itself. `alternatives(text)` gives other ways of writing the text: each
-phrase of a synonym group (search_api/synonyms.txt) replaced by the other members of its group, and two adjacent
-words written as one ("smart watch" → "smartwatch", since catalogue names often write compounds as one word). The
-query builder searches each alternative in a match-type clause of its own, below the text as typed.
+The Elasticsearch distribution this project runs has no `analysis-common` module, hence no synonym token filter:
+the search API expands the shopper's text itself. `alternatives(text)` gives other ways of writing the text, each
+phrase that a rule of search_api/synonyms.txt knows replaced by what the rule says it may also be searched as. The
+query builder (search_api/queries/products.py) searches each alternative in match-type clauses of its own, weighted
+below the text as typed.
 
-Matching is on lower-case word tokens (letters and digits); a trailing plural `s` is ignored on both sides, so
-"laptops" finds the group of "laptop".
+synonyms.txt holds one rule a line, in Solr's format: `a, b, c` makes the phrases equivalent (each is also searched
+as the others); `a, b => c` searches `a` or `b` also as `c`, not the other way round (shoppers type "laptop" where
+the catalogue says "notebook", while "notebook" should not also find everything that mentions a laptop).
+Matching is on lower-case word tokens (letters and digits), longest phrase first; a trailing plural `s` is ignored
+on both sides, so "laptops" meets the rule of "laptop".
 """
 
 from __future__ import annotations
@@ -21,10 +24,10 @@ from pathlib import Path
 SYNONYMS_FILE = Path(__file__).resolve().with_name("synonyms.txt")
 MAX_ALTERNATIVES = 4  # besides the text as typed
 MAX_WORDS = 6  # longer texts are searched only as typed
-MIN_COMPOUND_PART = 3  # both words of a compound have at least this many letters
 _TOKEN = re.compile(r"[^\W_]+")
 
 Phrase = tuple[str, ...]
+Rule = tuple[Phrase, tuple[Phrase, ...]]  # a phrase as typed -> the phrases it is also searched as
 
 
 def tokens(text: str) -> Phrase:
@@ -42,37 +45,46 @@ def _key(phrase: Phrase) -> Phrase:
     return tuple(_stem(w) for w in phrase)
 
 
-def parse(text: str) -> list[tuple[Phrase, ...]]:
-    """Groups of a synonyms file: one group a line, members separated by commas, `#` comments."""
-    groups = []
+def _phrases(text: str) -> list[Phrase]:
+    found: list[Phrase] = []
+    for raw in text.split(","):
+        phrase = tokens(raw)
+        if phrase and _key(phrase) not in {_key(p) for p in found}:
+            found.append(phrase)
+    return found
+
+
+def parse(text: str) -> list[Rule]:
+    """Rules of a synonyms file: `a, b, c` (equivalent) or `a, b => c` (one way); `#` starts a comment."""
+    rules: list[Rule] = []
     for line in text.splitlines():
-        members: list[Phrase] = []
-        for raw in line.split("#", 1)[0].split(","):
-            phrase = tokens(raw)
-            if phrase and _key(phrase) not in {_key(m) for m in members}:
-                members.append(phrase)
-        if len(members) > 1:
-            groups.append(tuple(members))
-    return groups
+        body = line.split("#", 1)[0]
+        if "=>" in body:
+            left, right = body.split("=>", 1)
+            targets = tuple(_phrases(right))
+            rules += [(source, targets) for source in _phrases(left) if targets]
+        else:
+            members = _phrases(body)
+            if len(members) > 1:
+                rules += [(m, tuple(o for o in members if o != m)) for m in members]
+    return rules
 
 
 @dataclass(frozen=True)
 class Synonyms:
-    groups: tuple[tuple[Phrase, ...], ...]
-    compounds: bool = True
+    rules: tuple[Rule, ...]
 
     @classmethod
-    def from_text(cls, text: str, compounds: bool = True) -> Synonyms:
-        return cls(tuple(parse(text)), compounds)
+    def from_text(cls, text: str) -> Synonyms:
+        return cls(tuple(parse(text)))
 
     def _match(self, words: Phrase, start: int) -> tuple[int, tuple[Phrase, ...]] | None:
-        """The longest synonym phrase starting at words[start]: its length and its group."""
+        """The longest rule's phrase starting at words[start]: its length and what it is also searched as."""
         best: tuple[int, tuple[Phrase, ...]] | None = None
-        for group in self.groups:
-            for member in group:
-                n = len(member)
-                if (best is None or n > best[0]) and _key(words[start : start + n]) == _key(member):
-                    best = (n, group)
+        for source, targets in self.rules:
+            n = len(source)
+            if (best is None or n > best[0]) and _key(words[start : start + n]) == _key(source):
+                best = (n, targets)
         return best
 
     def _slots(self, words: Phrase) -> list[list[str]]:
@@ -85,19 +97,10 @@ class Synonyms:
                 slots.append([words[i]])
                 i += 1
                 continue
-            n, group = match
-            typed = words[i : i + n]
-            slots.append([" ".join(typed), *(" ".join(m) for m in group if _key(m) != _key(typed))])
+            n, targets = match
+            slots.append([" ".join(words[i : i + n]), *(" ".join(t) for t in targets)])
             i += n
         return slots
-
-    def _compounds(self, words: Phrase) -> list[str]:
-        joined = []
-        for i in range(len(words) - 1):
-            left, right = words[i], words[i + 1]
-            if min(len(left), len(right)) >= MIN_COMPOUND_PART and (left + right).isalpha():
-                joined.append(" ".join((*words[:i], left + right, *words[i + 2 :])))
-        return joined
 
     def alternatives(self, text: str) -> list[str]:
         """Other ways of writing `text` (lower case, at most MAX_ALTERNATIVES, the text itself never included)."""
@@ -106,10 +109,8 @@ class Synonyms:
             return []
         typed = " ".join(words)
         found: list[str] = []
-        candidates = (" ".join(combo) for combo in itertools.product(*self._slots(words)))
-        if self.compounds:
-            candidates = itertools.chain(candidates, self._compounds(words))
-        for candidate in candidates:
+        for combo in itertools.product(*self._slots(words)):
+            candidate = " ".join(combo)
             if candidate != typed and candidate not in found:
                 found.append(candidate)
                 if len(found) == MAX_ALTERNATIVES:

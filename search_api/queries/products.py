@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
+
+from search_api.synonyms import alternatives
 
 ProductSort = Literal["relevance", "price_asc", "price_desc", "newest", "name"]
 
@@ -18,8 +21,19 @@ PRICE_RANGES: tuple[tuple[float | None, float | None], ...] = (
 )
 FACET_SIZE = 20
 
-# Fields searched, with their weights: the name counts most, then model number, brand and category.
+# Fields searched, with their weights: the name counts most, then brand, category, attributes and description.
 TEXT_FIELDS = ["name^4", "name.plain^2", "brand.text^3", "category.text^2", "attributes_text", "description"]
+# Weights of the text clauses, tuned on the Chorus dev judgments (tests/bench/relevance.py; results in
+# tests/bench/results/relevance.md).
+FUZZY_WEIGHT = 0.3  # typo-tolerant matching finds products, but scores well below the words as typed
+SYNONYM_WEIGHT = 0.7  # an alternative wording (search_api/synonyms.py) scores below the words as typed
+NAME_PHRASE_WEIGHT = 2.0  # the words, in order, in the name
+MODEL_WEIGHT = 10.0  # the text is the model number
+# The catalogue's own product type (a category that was not derived from the name) matches the text: the product
+# *is* what was asked for, not an accessory that mentions it.
+CATALOGUE_CATEGORY_WEIGHT = 30.0
+# One or two words: all must match; more: three quarters of them (rounded down).
+MINIMUM_SHOULD_MATCH = "2<75%"
 
 SORTS: dict[str, list[dict[str, Any]]] = {
     # In-stock products first at equal relevance; sku as the final tie-breaker keeps paging deterministic.
@@ -53,27 +67,65 @@ class ProductSearch:
         return cls(**{**known, "brand": tuple(known.get("brand", ())), "category": tuple(known.get("category", ()))})
 
 
-def text_query(q: str) -> dict[str, Any]:
+def _fuzzy_match(text: str, boost: float) -> dict[str, Any]:
     return {
-        "bool": {
-            "must": [
-                {
-                    "multi_match": {
-                        "query": q,
-                        "fields": TEXT_FIELDS,
-                        "type": "most_fields",
-                        "fuzziness": "AUTO",
-                        "prefix_length": 1,
-                        "operator": "and",
-                    }
-                }
-            ],
-            "should": [
-                {"match_phrase": {"name": {"query": q, "boost": 2}}},
-                {"term": {"model": {"value": q.strip().lower(), "boost": 10}}},
-            ],
+        "multi_match": {
+            "query": text,
+            "fields": TEXT_FIELDS,
+            "type": "most_fields",
+            "fuzziness": "AUTO",
+            "prefix_length": 1,
+            "minimum_should_match": MINIMUM_SHOULD_MATCH,
+            "boost": boost,
         }
     }
+
+
+def _exact_match(text: str, boost: float) -> list[dict[str, Any]]:
+    return [
+        {
+            "multi_match": {
+                "query": text,
+                "fields": TEXT_FIELDS,
+                "type": "most_fields",
+                "minimum_should_match": MINIMUM_SHOULD_MATCH,
+                "boost": boost,
+            }
+        },
+        {"match_phrase": {"name": {"query": text, "boost": NAME_PHRASE_WEIGHT * boost}}},
+    ]
+
+
+def _catalogue_category(text: str) -> dict[str, Any]:
+    return {
+        "bool": {
+            "must": [{"match": {"category.text": {"query": text}}}],
+            "filter": [{"term": {"category_derived": False}}],
+            "boost": CATALOGUE_CATEGORY_WEIGHT,
+        }
+    }
+
+
+def text_query(q: str, synonyms: Callable[[str], list[str]] = alternatives) -> dict[str, Any]:
+    """Products matching the shopper's text (typos tolerated), best first.
+
+    `must` decides what matches: the text with fuzziness (and, if `synonyms` knows other wordings of it, any of those
+    wordings). `should` ranks: the same words without fuzziness, the name phrase, the model number, and a product
+    type from the catalogue that matches the text; alternative wordings count SYNONYM_WEIGHT as much. The user's
+    text only ever appears as the value of match-type clauses.
+    """
+    wordings = synonyms(q)
+    recall = _fuzzy_match(q, FUZZY_WEIGHT)
+    if wordings:
+        recall = {"bool": {"should": [recall, *(_fuzzy_match(w, FUZZY_WEIGHT * SYNONYM_WEIGHT) for w in wordings)]}}
+    ranking = [
+        *_exact_match(q, 1.0),
+        {"term": {"model": {"value": q.strip().lower(), "boost": MODEL_WEIGHT}}},
+        _catalogue_category(q),
+    ]
+    for wording in wordings:
+        ranking += [*_exact_match(wording, SYNONYM_WEIGHT), _catalogue_category(wording)]
+    return {"bool": {"must": [recall], "should": ranking}}
 
 
 def _price_range(low: float | None, high: float | None) -> dict[str, Any]:
@@ -147,8 +199,23 @@ def build_search(p: ProductSearch) -> dict[str, Any]:
             "price": {"filter": others("price"), "aggs": {"values": {"range": {"field": "price", "ranges": ranges}}}},
         },
     }
+    if p.q:
+        body["highlight"]["highlight_query"] = highlight_query(p.q)
     body["from"] = (p.page - 1) * p.size
     return body
+
+
+def highlight_query(q: str, synonyms: Callable[[str], list[str]] = alternatives) -> dict[str, Any]:
+    """What to mark in the name and description: the words (and their synonyms) as typed. Highlighting the fuzzy
+    query instead costs up to seconds per search under load (tests/bench/results/search_latency*.md); the price is
+    that a misspelt word is not marked."""
+    return {
+        "bool": {
+            "should": [
+                {"multi_match": {"query": text, "fields": ["name", "description"]}} for text in [q, *synonyms(q)]
+            ]
+        }
+    }
 
 
 def build_suggest(prefix: str, size: int = 10) -> dict[str, Any]:
