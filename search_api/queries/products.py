@@ -67,6 +67,9 @@ class ProductSearch:
         return cls(**{**known, "brand": tuple(known.get("brand", ())), "category": tuple(known.get("category", ()))})
 
 
+FUZZY_EXPANSIONS = 10  # terms a misspelt word may stand for (Elasticsearch's default is 50)
+
+
 def _fuzzy_match(text: str, boost: float) -> dict[str, Any]:
     return {
         "multi_match": {
@@ -75,6 +78,7 @@ def _fuzzy_match(text: str, boost: float) -> dict[str, Any]:
             "type": "most_fields",
             "fuzziness": "AUTO",
             "prefix_length": 1,
+            "max_expansions": FUZZY_EXPANSIONS,
             "minimum_should_match": MINIMUM_SHOULD_MATCH,
             "boost": boost,
         }
