@@ -787,7 +787,7 @@ async def test_per_stream_disorder_products_and_orders_converge(per_stream_disor
 @pytest.mark.xfail(
     strict=True,
     reason="known design limitation: an inventory stock row accepts version jumps of its SKU's inventory stream "
-    "(partial_stream_types={'inventory'}: a row sees only its own warehouse's events), so when a later event of a "
+    "(partial_stream_types: a row sees only its own warehouse's events), so when a later event of a "
     "row (StockReserved v2) is applied before its predecessor (StockReceived v1), the predecessor is then skipped "
     "as a duplicate (v1 <= applied v2) and the row loses the receipt for good. Per-stream order on the inventory "
     "queue is required; the relay + one consumer per queue provides it, a disordering redelivery does not.",
