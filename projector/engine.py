@@ -59,13 +59,14 @@ def fold(
     blocked: set[str] = set()
     changed = False
     for index, event in events:
-        applied = versions.get(event.stream_id, 0)
-        if event.version <= applied:
+        key, version, partial = spec.version_of(event)
+        applied = versions.get(key, 0)
+        if version <= applied:
             continue  # duplicate
-        jump = event.version > applied + 1 and event.stream_type not in spec.partial_stream_types
-        if jump or event.stream_id in blocked:
+        jump = version > applied + 1 and not partial
+        if jump or key in blocked:
             result.early.add(index)
-            blocked.add(event.stream_id)
+            blocked.add(key)
             continue
         try:
             if spec.apply_in_context is not None:
@@ -74,9 +75,9 @@ def fold(
                 new = spec.apply(doc, event)
         except Exception as exc:  # noqa: BLE001 - a projection bug or bad payload: park this event, go on
             result.poison[index] = f"{type(exc).__name__}: {exc}"
-            blocked.add(event.stream_id)
+            blocked.add(key)
             continue
-        versions[event.stream_id] = event.version
+        versions[key] = version
         if new is not None:
             doc = {
                 **new,

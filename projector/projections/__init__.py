@@ -36,3 +36,13 @@ class ProjectionSpec:
     partial_stream_types: frozenset[str] = frozenset()
     # Exactly one stream feeds each document (an order): written with external versioning instead of if_seq_no.
     single_stream: bool = False
+    # Which sequence an event belongs to in a document's version map, its number there, and whether a jump in it
+    # is normal (partial); by default the event's stream and stream version.
+    sequence: Callable[[Envelope], tuple[str, int]] | None = None
+
+    def version_of(self, event: Envelope) -> tuple[str, int, bool]:
+        if self.sequence is not None:
+            key, version = self.sequence(event)
+            if key != event.stream_id:  # a sequence of its own is complete by construction
+                return key, version, False
+        return event.stream_id, event.version, event.stream_type in self.partial_stream_types

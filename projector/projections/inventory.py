@@ -3,8 +3,8 @@
 Rows (`<sku>@<warehouse>`) are fed by the SKU's inventory stream. Each SKU also has a header document (`<sku>`,
 kind "product") fed by every event of its product stream; it holds the product's name, which a new row takes
 from it (context, with its stream versions), and a rename fans out to every existing row of the SKU. A row sees
-only part of each stream, so there a version jump is not a gap (duplicates are still skipped); the queue's order
-keeps its events in order.
+only its warehouse's part of the inventory stream: those events carry a per-warehouse number
+(`warehouse_version`), which is the row's sequence, so a row detects gaps and duplicates in it like any document.
 """
 
 from __future__ import annotations
@@ -53,6 +53,15 @@ def fan_out(event: Envelope) -> str | None:
     if event.event_type == "ProductDetailsChanged" and event.data.get("changes", {}).get("name"):
         return _sku(event)
     return None
+
+
+def sequence(event: Envelope) -> tuple[str, int]:
+    """A stock row's events are numbered per warehouse (warehouse_version): the row detects gaps in that sequence.
+    Events written before that field existed fall back to the stream version (then a jump is not a gap)."""
+    number = event.data.get("warehouse_version")
+    if event.stream_type == "inventory" and isinstance(number, int) and "warehouse" in event.data:
+        return f"{event.stream_id}@{event.data['warehouse']}", number
+    return event.stream_id, event.version
 
 
 def context_id(doc_id: str) -> str | None:
@@ -126,6 +135,8 @@ SPEC = ProjectionSpec(
     fan_out=fan_out,
     context_id=context_id,
     apply_in_context=apply,
-    # A row sees only its own warehouse's inventory events and only the renames of its product.
+    # A row sees only its own warehouse's inventory events (numbered per warehouse, see sequence) and only the
+    # names of its product.
     partial_stream_types=frozenset({"inventory", "product"}),
+    sequence=sequence,
 )

@@ -97,6 +97,9 @@ class StockReceived(EventPayload):
     TYPE = "StockReceived"
     STREAM_TYPE = "inventory"
 
+    # The n-th event of this warehouse in the SKU's stream: lets a per-warehouse read model detect gaps.
+    warehouse_version: int | None = None
+
     sku: str
     warehouse: str
     quantity: int
@@ -106,6 +109,9 @@ class StockReceived(EventPayload):
 class StockAdjusted(EventPayload):
     TYPE = "StockAdjusted"
     STREAM_TYPE = "inventory"
+
+    # The n-th event of this warehouse in the SKU's stream: lets a per-warehouse read model detect gaps.
+    warehouse_version: int | None = None
 
     sku: str
     warehouse: str
@@ -118,6 +124,9 @@ class LowStockThresholdSet(EventPayload):
     TYPE = "LowStockThresholdSet"
     STREAM_TYPE = "inventory"
 
+    # The n-th event of this warehouse in the SKU's stream: lets a per-warehouse read model detect gaps.
+    warehouse_version: int | None = None
+
     sku: str
     warehouse: str
     threshold: int
@@ -126,6 +135,9 @@ class LowStockThresholdSet(EventPayload):
 class StockReserved(EventPayload):
     TYPE = "StockReserved"
     STREAM_TYPE = "inventory"
+
+    # The n-th event of this warehouse in the SKU's stream: lets a per-warehouse read model detect gaps.
+    warehouse_version: int | None = None
 
     sku: str
     order_id: str
@@ -137,6 +149,9 @@ class StockReservationReleased(EventPayload):
     TYPE = "StockReservationReleased"
     STREAM_TYPE = "inventory"
 
+    # The n-th event of this warehouse in the SKU's stream: lets a per-warehouse read model detect gaps.
+    warehouse_version: int | None = None
+
     sku: str
     order_id: str
     warehouse: str
@@ -146,6 +161,9 @@ class StockReservationReleased(EventPayload):
 class StockShipped(EventPayload):
     TYPE = "StockShipped"
     STREAM_TYPE = "inventory"
+
+    # The n-th event of this warehouse in the SKU's stream: lets a per-warehouse read model detect gaps.
+    warehouse_version: int | None = None
 
     sku: str
     order_id: str

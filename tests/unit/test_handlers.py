@@ -289,3 +289,27 @@ async def test_a_lost_race_under_if_match_is_not_retried(store: InMemoryEventSto
         await dispatch(store, ChangeProductPrice(sku=SKU, price=usd("2.00")), CommandContext(expected_version=1))
     # Only the rival's event: ours was never appended, and not decided again.
     assert [e.event_type for e in await store.read_stream(STREAM)] == ["ProductRegistered", "ProductDetailsChanged"]
+
+
+async def test_inventory_events_are_numbered_per_warehouse_across_commands_and_snapshots() -> None:
+    from shared.events.payloads import Address, Customer
+    from write_api.commands import OrderLineRequest, PlaceOrder, ReceiveStock
+
+    store = InMemoryEventStore()
+    context = CommandContext()
+    await dispatch(store, RegisterProduct(sku="W-1", name="Widget", price=usd("1.00")), context)
+    for warehouse in ("ams", "ber", "ams"):
+        await dispatch(store, ReceiveStock(sku="W-1", warehouse=warehouse, quantity=2), context)
+    order = PlaceOrder(
+        order_id="o-1",
+        customer=Customer(id="c", name="N", email="n@example.com"),
+        shipping_address=Address(name="N", line1="L", city="C", postal_code="1", country="DE"),
+        lines=(OrderLineRequest(sku="W-1", quantity=3), OrderLineRequest(sku="W-1", quantity=1)),
+    )
+    await dispatch(store, order, context)
+    numbered = [(e.data["warehouse"], e.data["warehouse_version"]) for e in await store.read_stream("inventory-W-1")]
+    per_warehouse: dict[str, list[int]] = {}
+    for warehouse, number in numbered:
+        per_warehouse.setdefault(warehouse, []).append(number)
+    assert all(numbers == list(range(1, len(numbers) + 1)) for numbers in per_warehouse.values()), numbered
+    assert len(numbered) == 5

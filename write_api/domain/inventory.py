@@ -23,7 +23,7 @@ from write_api.commands import AdjustStock, InventoryCommand, ReceiveStock, SetL
 from write_api.domain.errors import InsufficientStock
 
 STREAM_TYPE = "inventory"
-SNAPSHOT_SCHEMA_VERSION = 1
+SNAPSHOT_SCHEMA_VERSION = 2  # v2: per-warehouse event counts
 
 
 def stream_id(sku: str) -> str:
@@ -35,6 +35,7 @@ class WarehouseStock:
     on_hand: int = 0
     reserved: int = 0
     low_stock_threshold: int = 0
+    events: int = 0  # events of this warehouse so far: the next one gets warehouse_version events + 1
 
     @property
     def available(self) -> int:
@@ -58,7 +59,9 @@ class Inventory:
     def to_snapshot(self) -> dict[str, Any]:
         return {
             "sku": self.sku,
-            "warehouses": {name: [w.on_hand, w.reserved, w.low_stock_threshold] for name, w in self.warehouses.items()},
+            "warehouses": {
+                name: [w.on_hand, w.reserved, w.low_stock_threshold, w.events] for name, w in self.warehouses.items()
+            },
             "reservations": self.reservations,
         }
 
@@ -87,7 +90,11 @@ def _reservation_change(state: Inventory, order_id: str, warehouse: str, delta: 
 
 
 def evolve(state: Inventory | None, event: EventPayload) -> Inventory | None:
+    warehouse = getattr(event, "warehouse", None)
+    if warehouse is None:
+        return state
     current = state or Inventory(sku=getattr(event, "sku", ""))
+    current = _with(current, warehouse, events=current.stock(warehouse).events + 1)
     match event:
         case StockReceived():
             stock = current.stock(event.warehouse)
@@ -124,6 +131,10 @@ def evolve(state: Inventory | None, event: EventPayload) -> Inventory | None:
 
 
 def decide(command: InventoryCommand, state: Inventory | None) -> list[EventPayload]:
+    return number(state, _decide(command, state))
+
+
+def _decide(command: InventoryCommand, state: Inventory | None) -> list[EventPayload]:
     inventory = state or Inventory(sku=command.sku)
     match command:
         case ReceiveStock():
@@ -159,6 +170,20 @@ def decide(command: InventoryCommand, state: Inventory | None) -> list[EventPayl
     raise TypeError(f"not an inventory command: {command!r}")
 
 
+def number(inventory: Inventory | None, events: list[EventPayload]) -> list[EventPayload]:
+    """Give each event its warehouse_version: the next count of its warehouse, in order."""
+    counts = {name: stock.events for name, stock in (inventory.warehouses.items() if inventory else ())}
+    numbered = []
+    for event in events:
+        warehouse = getattr(event, "warehouse", None)
+        if warehouse is None:
+            numbered.append(event)
+            continue
+        counts[warehouse] = counts.get(warehouse, 0) + 1
+        numbered.append(event.model_copy(update={"warehouse_version": counts[warehouse]}))
+    return numbered
+
+
 def allocate(inventory: Inventory | None, quantity: int, taken: dict[str, int] | None = None) -> list[Allocation]:
     """Where to take `quantity` from: one warehouse if one can fill it alone (the one with most available), else
     split across warehouses, most available first. `taken` is what earlier lines of the same order took.
@@ -189,14 +214,20 @@ def reserve(sku: str, order_id: str, allocations: list[Allocation]) -> list[Even
 
 
 def release(inventory: Inventory, order_id: str) -> list[EventPayload]:
-    return [
-        StockReservationReleased(sku=inventory.sku, order_id=order_id, warehouse=w, quantity=q)
-        for w, q in sorted(inventory.reservations.get(order_id, {}).items())
-    ]
+    return number(
+        inventory,
+        [
+            StockReservationReleased(sku=inventory.sku, order_id=order_id, warehouse=w, quantity=q)
+            for w, q in sorted(inventory.reservations.get(order_id, {}).items())
+        ],
+    )
 
 
 def ship(inventory: Inventory, order_id: str) -> list[EventPayload]:
-    return [
-        StockShipped(sku=inventory.sku, order_id=order_id, warehouse=w, quantity=q)
-        for w, q in sorted(inventory.reservations.get(order_id, {}).items())
-    ]
+    return number(
+        inventory,
+        [
+            StockShipped(sku=inventory.sku, order_id=order_id, warehouse=w, quantity=q)
+            for w, q in sorted(inventory.reservations.get(order_id, {}).items())
+        ],
+    )
