@@ -12,7 +12,6 @@ from typing import Any
 
 from shared.events.payloads import (
     Address,
-    Allocation,
     Customer,
     EventPayload,
     Money,
@@ -197,10 +196,3 @@ def ship(
     return [
         OrderShipped(order_id=command.order_id, carrier=command.carrier, tracking_number=command.tracking_number)
     ], shipments
-
-
-def allocations_of(lines: tuple[OrderLine, ...]) -> dict[str, list[Allocation]]:
-    result: dict[str, list[Allocation]] = {}
-    for line in lines:
-        result.setdefault(line.sku, []).extend(line.allocations)
-    return result
