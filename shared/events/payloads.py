@@ -93,82 +93,55 @@ PRODUCT_EVENTS: tuple[type[EventPayload], ...] = (
 AdjustmentReason = Literal["count_correction", "damaged", "lost", "found", "returned", "other"]
 
 
-class StockReceived(EventPayload):
-    TYPE = "StockReceived"
-    STREAM_TYPE = "inventory"
+class InventoryEvent(EventPayload):
+    """What every inventory event says: which SKU and warehouse, and its place among that warehouse's events."""
 
-    # The n-th event of this warehouse in the SKU's stream: lets a per-warehouse read model detect gaps.
-    warehouse_version: int | None = None
+    STREAM_TYPE = "inventory"
 
     sku: str
     warehouse: str
+    # The n-th event of this warehouse in the SKU's stream: lets a per-warehouse read model detect gaps.
+    warehouse_version: int | None = None
+
+
+class StockReceived(InventoryEvent):
+    TYPE = "StockReceived"
+
     quantity: int
     reference: str | None = None
 
 
-class StockAdjusted(EventPayload):
+class StockAdjusted(InventoryEvent):
     TYPE = "StockAdjusted"
-    STREAM_TYPE = "inventory"
 
-    # The n-th event of this warehouse in the SKU's stream: lets a per-warehouse read model detect gaps.
-    warehouse_version: int | None = None
-
-    sku: str
-    warehouse: str
     delta: int
     reason: AdjustmentReason
     note: str | None = None
 
 
-class LowStockThresholdSet(EventPayload):
+class LowStockThresholdSet(InventoryEvent):
     TYPE = "LowStockThresholdSet"
-    STREAM_TYPE = "inventory"
 
-    # The n-th event of this warehouse in the SKU's stream: lets a per-warehouse read model detect gaps.
-    warehouse_version: int | None = None
-
-    sku: str
-    warehouse: str
     threshold: int
 
 
-class StockReserved(EventPayload):
+class OrderStockEvent(InventoryEvent):
+    """Stock moved for an order: reserved, released or shipped."""
+
+    order_id: str
+    quantity: int
+
+
+class StockReserved(OrderStockEvent):
     TYPE = "StockReserved"
-    STREAM_TYPE = "inventory"
-
-    # The n-th event of this warehouse in the SKU's stream: lets a per-warehouse read model detect gaps.
-    warehouse_version: int | None = None
-
-    sku: str
-    order_id: str
-    warehouse: str
-    quantity: int
 
 
-class StockReservationReleased(EventPayload):
+class StockReservationReleased(OrderStockEvent):
     TYPE = "StockReservationReleased"
-    STREAM_TYPE = "inventory"
-
-    # The n-th event of this warehouse in the SKU's stream: lets a per-warehouse read model detect gaps.
-    warehouse_version: int | None = None
-
-    sku: str
-    order_id: str
-    warehouse: str
-    quantity: int
 
 
-class StockShipped(EventPayload):
+class StockShipped(OrderStockEvent):
     TYPE = "StockShipped"
-    STREAM_TYPE = "inventory"
-
-    # The n-th event of this warehouse in the SKU's stream: lets a per-warehouse read model detect gaps.
-    warehouse_version: int | None = None
-
-    sku: str
-    order_id: str
-    warehouse: str
-    quantity: int
 
 
 INVENTORY_EVENTS: tuple[type[EventPayload], ...] = (
