@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import aio_pika
@@ -46,6 +47,8 @@ BULK_SECONDS = Histogram("projection_bulk_seconds", "Time to apply one batch to 
 TRANSIENT = Counter("projection_transient_errors_total", "Batches retried after a transient failure", ["projection"])
 
 TRANSIENT_ERRORS = (TransientError, EsConnectionError, ConnectionTimeout)
+EARLY_BACKOFF_S = 0.05  # before an early message goes back; doubles per attempt
+EARLY_BACKOFF_MAX_S = 1.0
 RETRY_DELAYS = (0.2, 0.5, 1, 2, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5)  # about a minute, then the batch is requeued
 
 
@@ -65,7 +68,7 @@ class ProjectionWorker:
         self.visible_position = 0  # applied and refreshed: searchable
         self.last_event_at: str | None = None
         self.connected = False
-        self.early_attempts: dict[str, int] = {}
+        self.early_attempts: dict[str, tuple[int, float]] = {}  # message -> (attempts, first seen early)
         self.record_lock = asyncio.Lock()
         self.inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self.processing = 0  # messages of the batch being applied
@@ -200,6 +203,10 @@ class ProjectionWorker:
         if not poison and not early and not held_markers:
             await batch[-1].ack(multiple=True)  # one frame acknowledges the whole batch
             batch = []
+        if early:
+            # The predecessor may be on its way (disorder) or being written by a rebuild's catch-up: give it time
+            # instead of spinning through the redeliveries.
+            await asyncio.sleep(self._early_backoff(batch[i] for i in early))
         for i, message in enumerate(batch):
             if i in poison:
                 await self._park(topology, message, poison[i])
@@ -245,12 +252,25 @@ class ProjectionWorker:
             except Exception as exc:  # noqa: BLE001 - the next round tries again
                 log.warning("projection %s: refresh failed: %s", self.name, exc)
 
+    @staticmethod
+    def _early_key(message: AbstractIncomingMessage) -> str:
+        return message.message_id or str(message.delivery_tag)
+
+    def _early_backoff(self, messages: Iterable[AbstractIncomingMessage]) -> float:
+        attempts = max((self.early_attempts.get(self._early_key(m), (0, 0.0))[0] for m in messages), default=0)
+        return float(min(EARLY_BACKOFF_MAX_S, EARLY_BACKOFF_S * 2**attempts))
+
     def _give_up_on_early(self, message: AbstractIncomingMessage) -> bool:
-        key = message.message_id or str(message.delivery_tag)
-        self.early_attempts[key] = self.early_attempts.get(key, 0) + 1
-        if self.early_attempts[key] >= self.settings.max_message_attempts:
+        """Park an early message only once it has been tried max_message_attempts times AND early_patience_s have
+        passed since it was first found early: a rebuild's catch-up can keep a predecessor away for seconds."""
+        key = self._early_key(message)
+        now = time.monotonic()
+        attempts, since = self.early_attempts.get(key, (0, now))
+        attempts += 1
+        if attempts >= self.settings.max_message_attempts and now - since >= self.settings.early_patience_s:
             del self.early_attempts[key]
             return True
+        self.early_attempts[key] = (attempts, since)
         return False
 
     async def _park(self, topology: Topology, message: AbstractIncomingMessage, error: str) -> None:

@@ -152,7 +152,7 @@ async def apply_batch(es: AsyncElasticsearch, index: str, spec: ProjectionSpec, 
                         continue  # a newer version of the document is stored already
                     if status == 409:
                         retry[doc_id] = _reset(todo[doc_id], result)
-                    elif status == 429 or status >= 500:
+                    elif status == 429 or status >= 500 or _index_gone(outcome):
                         raise TransientError(f"bulk item {doc_id}: {status} {outcome.get('error')}")
                     else:
                         for i, _event in todo[doc_id].events:
@@ -160,6 +160,12 @@ async def apply_batch(es: AsyncElasticsearch, index: str, spec: ProjectionSpec, 
             result.written += len(ids) - len(retry)
         todo = retry
     raise TransientError("documents kept conflicting with concurrent writers")
+
+
+def _index_gone(outcome: dict[str, Any]) -> bool:
+    """The write resolved the alias to an index that a rebuild's swap deleted meanwhile: retrying re-resolves it."""
+    error = outcome.get("error")
+    return isinstance(error, dict) and error.get("type") == "index_not_found_exception"
 
 
 def _reset(pending: _Pending, result: BatchResult) -> _Pending:

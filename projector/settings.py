@@ -16,6 +16,8 @@ class ProjectorSettings(ElasticSettings, RabbitSettings, PostgresSettings):
     batch_wait_ms: int = Field(default=50, ge=0)
     # A message whose document cannot be written after this many attempts is parked.
     max_message_attempts: int = Field(default=20, ge=1)
+    # ... and, for a message that arrived before its predecessor, only once this long has passed since the first try.
+    early_patience_s: float = Field(default=30, ge=0)
     index_replicas: int = Field(default=0, ge=0)
     # How often applied writes are made searchable (Elasticsearch's own default is 1 s).
     refresh_interval_ms: int = Field(default=1000, ge=50)
