@@ -22,7 +22,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from pydantic import ValidationError
 
 from projector.elastic import ensure_alias, ensure_positions_index, read_position, record_position
-from projector.engine import TransientError, apply_batch
+from projector.engine import SearchVisibility, TransientError, apply_batch
 from projector.projections import ProjectionSpec
 from projector.settings import ProjectorSettings
 from shared.events.envelope import Envelope, PositionMarker
@@ -72,6 +72,7 @@ class ProjectionWorker:
         self.record_lock = asyncio.Lock()
         self.inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self.processing = 0  # messages of the batch being applied
+        self.visibility = SearchVisibility()
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -96,6 +97,7 @@ class ProjectionWorker:
         # Read and write through the alias, so that a rebuild's alias swap redirects this worker at once.
         index = alias_name(prefix, self.spec.projection)
         self.position = self.visible_position = await read_position(self.es, prefix, self.spec.projection)
+        self.visibility = SearchVisibility()  # nothing known about refreshes from before
         APPLIED_POSITION.labels(self.name).set(self.position)
         connection = await aio_pika.connect(self.settings.rabbitmq_url)
         try:
@@ -172,7 +174,7 @@ class ProjectionWorker:
         result = None
         for delay in (*RETRY_DELAYS, None):
             try:
-                result = await apply_batch(self.es, index, self.spec, envelopes)
+                result = await apply_batch(self.es, index, self.spec, envelopes, self.visibility)
                 break
             except Exception as exc:
                 if not _is_transient(exc) or delay is None:
@@ -239,17 +241,22 @@ class ProjectionWorker:
         position is searchable (`visible_position`, what the search API reports in X-Position).
         """
         interval = self.settings.refresh_interval_ms / 1000
+        due = time.monotonic() + interval
         while not stop.is_set():
-            await asyncio.sleep(interval)
+            # A fixed cadence: a refresh that takes a while under load does not push the next one back.
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            due = time.monotonic() + interval
             if self.position <= self.visible_position:
                 continue
             try:
                 target = self.position
+                self.visibility.refreshing()
                 await self.es.indices.refresh(index=index)
                 self.visible_position = target
                 await self._record_position()
                 VISIBLE_POSITION.labels(self.name).set(target)
             except Exception as exc:  # noqa: BLE001 - the next round tries again
+                self.visibility.created()  # not known to be searchable after all
                 log.warning("projection %s: refresh failed: %s", self.name, exc)
 
     @staticmethod

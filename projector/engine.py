@@ -10,6 +10,7 @@ document never overwrite each other: the loser re-reads and folds again.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,7 +89,46 @@ def fold(
     return doc, changed
 
 
-async def apply_batch(es: AsyncElasticsearch, index: str, spec: ProjectionSpec, batch: list[Envelope]) -> BatchResult:
+class SearchVisibility:
+    """Whether a fan-out search may miss documents, i.e. whether it must refresh the index first.
+
+    A refresh waits in Elasticsearch's refresh queue (one thread on a 2-core node), behind every other refresh: under
+    load that cost the inventory projection most of each batch. A fan-out search can only miss documents created
+    since the index's last refresh, so the live consumer tracks that: it marks the creations it writes
+    (`created`) and clears the mark just before each of its refreshes (`refreshing`). Documents it did not write
+    itself -- a rebuild writing its new index before and just after the alias swap -- are covered by refreshing on
+    every fan-out for `after_swap_s` once the index behind the alias changes.
+    """
+
+    def __init__(self, after_swap_s: float = 60.0) -> None:
+        self.after_swap_s = after_swap_s
+        self.unrefreshed_creations = True
+        self.indices: list[str] | None = None
+        self.refresh_every_time_until = 0.0
+
+    def created(self) -> None:
+        self.unrefreshed_creations = True
+
+    def refreshing(self) -> None:
+        self.unrefreshed_creations = False
+
+    async def must_refresh(self, es: AsyncElasticsearch, alias: str) -> bool:
+        indices = sorted((await es.indices.get_alias(name=alias)).body)
+        if indices != self.indices:
+            self.indices = indices
+            self.refresh_every_time_until = time.monotonic() + self.after_swap_s
+        return self.unrefreshed_creations or time.monotonic() < self.refresh_every_time_until
+
+
+async def apply_batch(
+    es: AsyncElasticsearch,
+    index: str,
+    spec: ProjectionSpec,
+    batch: list[Envelope],
+    visibility: SearchVisibility | None = None,
+) -> BatchResult:
+    """Apply a batch to `index`. `visibility` (the live consumer's; `index` is then an alias) spares fan-out
+    searches a refresh when nothing can be missing; without it every fan-out refreshes first."""
     result = BatchResult()
     groups: dict[str, _Pending] = {}
     for i, event in enumerate(batch):
@@ -96,7 +136,7 @@ async def apply_batch(es: AsyncElasticsearch, index: str, spec: ProjectionSpec, 
         if doc_id is not None:
             groups.setdefault(doc_id, _Pending([])).events.append((i, event))
     if spec.fan_out is not None:
-        await _fan_out(es, index, spec, batch, groups)
+        await _fan_out(es, index, spec, batch, groups, visibility)
     for pending in groups.values():
         pending.events.sort(key=lambda item: (item[1].transaction_id, item[1].global_position))
     todo = dict(groups)
@@ -142,6 +182,8 @@ async def apply_batch(es: AsyncElasticsearch, index: str, spec: ProjectionSpec, 
         retry: dict[str, _Pending] = {}
         if operations:
             response = await es.bulk(operations=operations)
+            if visibility is not None and any(_created(item) for item in response["items"]):
+                visibility.created()
             if response.get("errors"):
                 for doc_id, item in zip(ids, response["items"], strict=True):
                     outcome = next(iter(item.values()))
@@ -162,6 +204,10 @@ async def apply_batch(es: AsyncElasticsearch, index: str, spec: ProjectionSpec, 
     raise TransientError("documents kept conflicting with concurrent writers")
 
 
+def _created(item: dict[str, Any]) -> bool:
+    return bool(next(iter(item.values())).get("result") == "created")
+
+
 def _index_gone(outcome: dict[str, Any]) -> bool:
     """The write resolved the alias to an index that a rebuild's swap deleted meanwhile: retrying re-resolves it."""
     error = outcome.get("error")
@@ -177,7 +223,12 @@ def _reset(pending: _Pending, result: BatchResult) -> _Pending:
 
 
 async def _fan_out(
-    es: AsyncElasticsearch, index: str, spec: ProjectionSpec, batch: list[Envelope], groups: dict[str, _Pending]
+    es: AsyncElasticsearch,
+    index: str,
+    spec: ProjectionSpec,
+    batch: list[Envelope],
+    groups: dict[str, _Pending],
+    visibility: SearchVisibility | None,
 ) -> None:
     assert spec.fan_out is not None
     keyed: dict[str, list[int]] = {}
@@ -187,8 +238,16 @@ async def _fan_out(
             keyed.setdefault(key, []).append(i)
     if not keyed:
         return
-    # The documents may have been written moments ago: make them searchable first.
-    await es.indices.refresh(index=index)
+    # The documents may have been written moments ago: make them searchable first (unless none can be missing).
+    if visibility is None or await visibility.must_refresh(es, index):
+        if visibility is not None:
+            visibility.refreshing()
+        try:
+            await es.indices.refresh(index=index)
+        except BaseException:
+            if visibility is not None:
+                visibility.created()  # not known to be searchable after all
+            raise
     response = await es.search(
         index=index, query={"terms": {"sku": list(keyed)}}, size=10_000, source_includes=["sku"], sort=["_doc"]
     )

@@ -2,22 +2,30 @@
 
 Projections record two positions (projector/elastic.py): `position`, applied to the index, and
 `visible_position`, applied and refreshed. An answer reflects the smallest `visible_position` of the projections
-it reads. A request with `min_position` above that waits until every projection has *applied* it, then refreshes
-those indices itself (a refresh makes everything applied so far searchable), so it need not wait for the
-projector's next refresh. If the wait runs out, the answer is served as it is with `X-Consistency: stale`.
+it reads. A request with `min_position` above that waits until every projection has made it visible -- the
+projector refreshes every REFRESH_INTERVAL_MS (1 s), so the wait is at most about that once the write is applied.
+The search API never refreshes an index itself: a refresh per waiting request queued behind the projector's own
+refreshes in Elasticsearch's refresh pool (one thread on a 2-core node) and slowed the whole read side under load.
+If the wait runs out, the answer is served as it is with `X-Consistency: stale`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
+import weakref
 from dataclasses import dataclass
 
 from elasticsearch import AsyncElasticsearch, NotFoundError
 
-from shared.read_models import Projection, alias_name, positions_index
+from shared.read_models import Projection, positions_index
 
-POLL_SECONDS = 0.01
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.02  # how often waiting requests' positions are read
+FRESH_SECONDS = 0.05  # how old a reading a request without min_position may report
 
 
 @dataclass(frozen=True)
@@ -32,41 +40,118 @@ class Consistency:
         return headers
 
 
-async def _positions(es: AsyncElasticsearch, prefix: str, projections: tuple[Projection, ...]) -> tuple[int, int]:
-    """(smallest applied position, smallest visible position) over the projections."""
+async def _visible_positions(
+    es: AsyncElasticsearch, prefix: str, projections: tuple[Projection, ...]
+) -> dict[str, int]:
+    """Each projection's visible position (0 when it has projected nothing yet)."""
     try:
         response = await es.mget(index=positions_index(prefix), ids=[p.value for p in projections])
     except NotFoundError:  # nothing projected yet
-        return 0, 0
-    applied, visible = [], []
-    for doc in response["docs"]:
-        source = doc.get("_source") if doc.get("found") else None
-        applied.append(int(source["position"]) if source else 0)
-        visible.append(int(source.get("visible_position", 0)) if source else 0)
-    return min(applied), min(visible)
+        return {p.value: 0 for p in projections}
+    return {
+        doc["_id"]: int(doc["_source"].get("visible_position", 0)) if doc.get("found") else 0
+        for doc in response["docs"]
+    }
+
+
+class PositionWatcher:
+    """The projections' visible positions as this process last read them, per Elasticsearch client and prefix.
+
+    - A search without `min_position` reports a reading at most FRESH_SECONDS old in X-Position instead of reading
+      the positions itself: positions only grow, so an earlier reading is still a true lower bound of what the
+      answer reflects, and a search costs one Elasticsearch request instead of two.
+    - Requests that wait share one poller: N waiting requests cost one small `mget` per POLL_SECONDS, not N
+      (which, with a few dozen requests waiting under load, kept Elasticsearch's get pool and this process busy).
+    - Concurrent readings are one request (single flight).
+    """
+
+    def __init__(self, es: AsyncElasticsearch, prefix: str) -> None:
+        self.es = es
+        self.prefix = prefix
+        self.visible: dict[str, int] = {}
+        self.read_at = float("-inf")  # monotonic time the last reading started
+        self.reading: asyncio.Future[dict[str, int]] | None = None
+        self.updated = asyncio.Event()
+        self.waiters = 0
+        self.task: asyncio.Task[None] | None = None
+
+    async def read(self) -> dict[str, int]:
+        if self.reading is None:
+            self.reading = asyncio.ensure_future(self._read())
+            self.reading.add_done_callback(self._read_done)
+        return await asyncio.shield(self.reading)  # a cancelled request does not cancel the others' reading
+
+    def _read_done(self, reading: asyncio.Future[dict[str, int]]) -> None:
+        if self.reading is reading:
+            self.reading = None
+        if not reading.cancelled():
+            reading.exception()  # retrieved: the waiting requests got it
+
+    async def _read(self) -> dict[str, int]:
+        started = time.monotonic()
+        visible = await _visible_positions(self.es, self.prefix, tuple(Projection))
+        if started >= self.read_at:
+            self.visible, self.read_at = visible, started
+        updated, self.updated = self.updated, asyncio.Event()
+        updated.set()
+        return self.visible
+
+    async def recent(self, projections: tuple[Projection, ...]) -> int:
+        """The smallest visible position of the projections, read at most FRESH_SECONDS ago."""
+        visible = self.visible if time.monotonic() - self.read_at <= FRESH_SECONDS else await self.read()
+        return min(visible.get(p.value, 0) for p in projections)
+
+    async def _poll(self) -> None:
+        try:
+            while self.waiters > 0:
+                await asyncio.sleep(POLL_SECONDS)
+                try:
+                    await self.read()
+                except Exception as exc:  # noqa: BLE001 - waiters time out as stale; the next poll tries again
+                    log.warning("reading projection positions failed: %s", exc)
+        finally:
+            self.task = None
+
+    async def wait_until(self, projections: tuple[Projection, ...], min_position: int, deadline: float) -> int | None:
+        """The smallest visible position of the projections once it reaches min_position; None at the deadline."""
+        self.waiters += 1
+        try:
+            if self.task is None:
+                self.task = asyncio.create_task(self._poll())
+            while True:
+                updated = self.updated
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(updated.wait(), remaining)
+                if (visible := min(self.visible.get(p.value, 0) for p in projections)) >= min_position:
+                    return visible
+        finally:
+            self.waiters -= 1
+
+
+_WATCHERS: weakref.WeakKeyDictionary[AsyncElasticsearch, dict[str, PositionWatcher]] = weakref.WeakKeyDictionary()
+
+
+def watcher(es: AsyncElasticsearch, prefix: str) -> PositionWatcher:
+    by_prefix = _WATCHERS.setdefault(es, {})
+    if prefix not in by_prefix:
+        by_prefix[prefix] = PositionWatcher(es, prefix)
+    return by_prefix[prefix]
 
 
 async def ensure_position(
     es: AsyncElasticsearch, prefix: str, projections: tuple[Projection, ...], min_position: int | None, wait_ms: int
 ) -> Consistency:
-    applied, visible = await _positions(es, prefix, projections)
+    positions = watcher(es, prefix)
+    visible = await positions.recent(projections)
     if min_position is None or visible >= min_position:
         return Consistency(visible, stale=False)
-    deadline = time.monotonic() + wait_ms / 1000
-    while applied < min_position:
-        if time.monotonic() >= deadline:
-            return Consistency(visible, stale=True)
-        await asyncio.sleep(POLL_SECONDS)
-        applied, visible = await _positions(es, prefix, projections)
-    if visible < min_position:
-        remaining = max(0.0, deadline - time.monotonic())
-        try:  # a refresh makes everything applied searchable; under load it may queue, so it is bounded too
-            await asyncio.wait_for(
-                es.indices.refresh(index=",".join(alias_name(prefix, p) for p in projections)), max(remaining, 0.05)
-            )
-        except TimeoutError:
-            return Consistency(visible, stale=True)
-    return Consistency(applied, stale=False)
+    reached = await positions.wait_until(projections, min_position, time.monotonic() + wait_ms / 1000)
+    if reached is None:
+        return Consistency(max(visible, min(positions.visible.get(p.value, 0) for p in projections)), stale=True)
+    return Consistency(reached, stale=False)
 
 
 async def read_consistency(

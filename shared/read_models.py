@@ -14,9 +14,9 @@ class Projection(StrEnum):
 # The mapping version each projection's index is created from (infra/elasticsearch/<name>.v<N>.json).
 # Bumping it and running `python -m projector rebuild <name>` moves the alias to a new index.
 MAPPING_VERSIONS: dict[Projection, int] = {
-    Projection.PRODUCTS: 1,
-    Projection.INVENTORY: 1,
-    Projection.ORDERS: 1,
+    Projection.PRODUCTS: 2,
+    Projection.INVENTORY: 2,
+    Projection.ORDERS: 2,
 }
 
 # Index (not behind an alias) holding one document per projection: the read side position it has applied.

@@ -145,14 +145,23 @@ def test_user_text_only_in_match_clauses(q: str) -> None:
     # The text is a value, never spliced into structure.
     assert q not in keys(body)
     [must] = body["query"]["bool"]["must"]
-    assert must["bool"]["must"][0]["multi_match"]["query"] == q
+    recall = must["bool"]["must"][0]["bool"]["should"]
+    assert [clause["multi_match"]["query"] for clause in recall] == [q, q]
 
 
 def test_text_query_searches_name_above_description() -> None:
-    multi_match = build_search(ProductSearch(q="cable"))["query"]["bool"]["must"][0]["bool"]["must"][0]["multi_match"]
-    weights = {f.split("^")[0]: float(f.split("^")[1]) if "^" in f else 1.0 for f in multi_match["fields"]}
-    assert weights["name"] > weights["description"]
-    assert multi_match["fuzziness"] == "AUTO"  # typos tolerated
+    recall = build_search(ProductSearch(q="cable"))["query"]["bool"]["must"][0]["bool"]["must"][0]["bool"]["should"]
+    words, typos = (clause["multi_match"] for clause in recall)
+
+    def weights(multi_match: dict[str, Any]) -> dict[str, float]:
+        return {f.split("^")[0]: float(f.split("^")[1]) if "^" in f else 1.0 for f in multi_match["fields"]}
+
+    assert weights(words)["name"] > weights(words)["description"]
+    assert "fuzziness" not in words
+    # Typos tolerated in the name, the brand, the attributes and the description, the name above the description.
+    assert set(weights(typos)) == {"name.plain", "brand.text", "attributes_text", "description"}
+    assert weights(typos)["name.plain"] > weights(typos)["description"]
+    assert typos["fuzziness"] == "AUTO:4,8"
 
 
 def test_no_text_means_no_must_clause() -> None:

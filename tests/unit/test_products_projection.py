@@ -397,7 +397,7 @@ def test_fold_keeps_the_highest_position() -> None:
 
 # ------------------------------------------------------------------------------------------- fits the index mapping
 def test_documents_fit_the_strict_index_mapping() -> None:
-    mapping_file = Path(__file__).resolve().parents[2] / "infra" / "elasticsearch" / "products.v1.json"
+    mapping_file = Path(__file__).resolve().parents[2] / "infra" / "elasticsearch" / "products.v2.json"
     properties = json.loads(mapping_file.read_text())["mappings"]["properties"]
     doc, _ = fold(
         SPEC,
