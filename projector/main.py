@@ -24,6 +24,7 @@ from projector.projections import inventory as inventory_projection
 from projector.projections import orders as orders_projection
 from projector.projections import products as products_projection
 from projector.settings import ProjectorSettings
+from shared.elastic import elasticsearch_client as new_elasticsearch_client
 from shared.logging import configure_logging
 from shared.messaging import parked_queue_name, queue_name
 from shared.read_models import Projection
@@ -48,7 +49,7 @@ def selected(settings: ProjectorSettings) -> list[ProjectionSpec]:
 
 
 def elasticsearch_client(settings: ProjectorSettings) -> AsyncElasticsearch:
-    return AsyncElasticsearch(settings.elasticsearch_url, request_timeout=settings.elasticsearch_timeout_s)
+    return new_elasticsearch_client(settings.elasticsearch_url, settings.elasticsearch_timeout_s)
 
 
 async def run(settings: ProjectorSettings) -> None:

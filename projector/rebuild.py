@@ -52,6 +52,7 @@ from projector.elastic import create_index, ensure_positions_index, new_index_na
 from projector.engine import BatchResult, TransientError, apply_batch
 from projector.projections import ProjectionSpec
 from projector.settings import ProjectorSettings
+from shared.elastic import elasticsearch_client
 from shared.events.envelope import Envelope
 from shared.messaging import PROJECTION_BINDINGS, routing_key
 from shared.read_models import alias_name
@@ -205,7 +206,7 @@ async def rebuild(settings: ProjectorSettings, spec: ProjectionSpec) -> int:
     projection = spec.projection
     prefix = settings.elasticsearch_prefix
     alias = alias_name(prefix, projection)
-    es = AsyncElasticsearch(settings.elasticsearch_url, request_timeout=max(settings.elasticsearch_timeout_s, 60))
+    es = elasticsearch_client(settings.elasticsearch_url, max(settings.elasticsearch_timeout_s, 60))
     conn = await connect_store(settings.database_url)
     lock = LOCK_NAMESPACE << 32 | zlib.crc32(f"{prefix}{projection.value}".encode())
     try:

@@ -29,6 +29,7 @@ from projector.engine import apply_batch
 from projector.projections import Document, ProjectionSpec
 from projector.rebuild import connect_store, routed_to, store_batches
 from projector.settings import ProjectorSettings
+from shared.elastic import elasticsearch_client
 from shared.read_models import alias_name
 
 IGNORED_FIELDS = frozenset({"position", "updated_at"})
@@ -274,7 +275,7 @@ def compare(
 
 
 async def verify(settings: ProjectorSettings, specs: list[ProjectionSpec]) -> int:
-    es = AsyncElasticsearch(settings.elasticsearch_url, request_timeout=max(settings.elasticsearch_timeout_s, 60))
+    es = elasticsearch_client(settings.elasticsearch_url, max(settings.elasticsearch_timeout_s, 60))
     prefix = settings.elasticsearch_prefix
     ok = True
     try:

@@ -7,15 +7,15 @@ from contextlib import asynccontextmanager
 
 from elastic_transport import ConnectionError as EsConnectionError
 from elastic_transport import ConnectionTimeout
-from elasticsearch import AsyncElasticsearch
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 
 from search_api.routes import inventory, orders, products
 from search_api.settings import SearchApiSettings
 from shared.auth import parse_api_keys
+from shared.elastic import elasticsearch_client
 from shared.logging import configure_logging
 from shared.web import (
+    JSONResponse,
     elasticsearch_answers,
     error_response,
     install_error_handlers,
@@ -31,7 +31,7 @@ def create_app(settings: SearchApiSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        es = AsyncElasticsearch(settings.elasticsearch_url, request_timeout=settings.elasticsearch_timeout_s)
+        es = elasticsearch_client(settings.elasticsearch_url, settings.elasticsearch_timeout_s)
         app.state.es = es
         app.state.settings = settings
         app.state.keyring = keyring

@@ -7,9 +7,10 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse as StarletteJSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -17,6 +18,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.auth import KeyRing, Role, allowed
 
 log = logging.getLogger(__name__)
+
+
+class JSONResponse(StarletteJSONResponse):
+    """A JSON answer encoded by orjson (compact UTF-8, like Starlette's, at a fraction of the standard json's CPU)."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
 
 REQUESTS = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(

@@ -6,11 +6,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from shared.auth import Role
-from shared.web import ApiError
+from shared.web import ApiError, JSONResponse
 from write_api.dependencies import command_metadata
 from write_api.domain.errors import DomainError, NotFound
 from write_api.event_store.errors import IdempotencyKeyTaken, WrongExpectedVersion

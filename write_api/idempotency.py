@@ -6,9 +6,8 @@ import hashlib
 
 import orjson
 from fastapi import Request
-from fastapi.responses import JSONResponse
 
-from shared.web import ApiError
+from shared.web import ApiError, JSONResponse
 from write_api.event_store.records import EventStore, IdempotencyRecord
 
 MAX_KEY_LENGTH = 200

@@ -9,12 +9,11 @@ from typing import Any
 
 import asyncpg
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import parse_api_keys
 from shared.logging import configure_logging
-from shared.web import error_response, install_error_handlers, install_metrics_middleware, ops_router
+from shared.web import JSONResponse, error_response, install_error_handlers, install_metrics_middleware, ops_router
 from write_api.event_store.store import PostgresEventStore, create_pool
 from write_api.handlers import StreamLocks
 from write_api.routes import inventory, orders, products

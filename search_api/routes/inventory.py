@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import JSONResponse
 
 from search_api.consistency import read_consistency
 from search_api.cursor import decode as decode_cursor
@@ -13,7 +12,7 @@ from search_api.dependencies import Es, MinPosition, Settings, StockReader, Wait
 from search_api.paging import check_depth, search_page
 from search_api.queries.inventory import InventorySearch, InventorySort, build_list, build_lookup
 from shared.read_models import Projection, alias_name
-from shared.web import ApiError
+from shared.web import ApiError, JSONResponse
 
 router = APIRouter(prefix="/inventory", tags=["inventory"])
 INVENTORY = (Projection.INVENTORY,)

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from elasticsearch import NotFoundError
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import JSONResponse
 
 from search_api.consistency import read_consistency
 from search_api.cursor import decode as decode_cursor
@@ -15,7 +14,7 @@ from search_api.dependencies import Es, MinPosition, OrderReader, Settings, Wait
 from search_api.paging import check_depth, search_page
 from search_api.queries.orders import STATUSES, OrderSearch, OrderSort, build_search
 from shared.read_models import Projection, alias_name
-from shared.web import ApiError
+from shared.web import ApiError, JSONResponse
 
 router = APIRouter(prefix="/orders", tags=["orders"])
 ORDERS = (Projection.ORDERS,)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import JSONResponse
 
 from search_api.consistency import ensure_position
 from search_api.cursor import decode as decode_cursor
@@ -14,7 +13,7 @@ from search_api.paging import check_depth, search_page
 from search_api.queries.products import PRICE_RANGES, ProductSearch, ProductSort, build_search, build_suggest
 from search_api.settings import SearchApiSettings
 from shared.read_models import Projection, alias_name
-from shared.web import ApiError
+from shared.web import ApiError, JSONResponse
 
 router = APIRouter(prefix="/products", tags=["products"])
 

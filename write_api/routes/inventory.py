@@ -6,10 +6,9 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import JSONResponse
 from pydantic import ConfigDict, Field, ValidationError, field_validator
 
-from shared.web import ApiError
+from shared.web import ApiError, JSONResponse
 from write_api import handlers
 from write_api.command_runner import Rejections, run_bulk, run_command, validation_rejection
 from write_api.commands import AdjustStock, ReceiveStock, SetLowStockThreshold

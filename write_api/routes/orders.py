@@ -7,10 +7,10 @@ import string
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import JSONResponse
 from pydantic import ConfigDict, Field
 
 from shared.events.payloads import Address, Customer
+from shared.web import JSONResponse
 from write_api.command_runner import run_command
 from write_api.commands import AddOrderLine, CancelOrder, OrderLineRequest, PlaceOrder, ShipOrder
 from write_api.dependencies import BackofficeRole, IfMatch, Store, StorefrontRole

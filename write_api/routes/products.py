@@ -6,10 +6,9 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 from pydantic import ConfigDict, Field, ValidationError
 
-from shared.web import ApiError
+from shared.web import ApiError, JSONResponse
 from write_api import handlers
 from write_api.command_runner import run_bulk, run_command, validation_rejection
 from write_api.commands import ChangeProductDetails, ChangeProductPrice, DiscontinueProduct, RegisterProduct
