@@ -261,17 +261,10 @@ async def _fan_out(
 async def _fetch(
     es: AsyncElasticsearch, index: str, todo: dict[str, _Pending], spec: ProjectionSpec
 ) -> dict[str, Document | None]:
-    """Load the documents to fold (with their seq_no/primary_term) and their context documents."""
-    context_ids = {c for d in todo if spec.context_id and (c := spec.context_id(d))}
-    response = await es.mget(index=index, ids=list(dict.fromkeys([*todo, *context_ids])))
-    contexts: dict[str, Document | None] = {c: None for c in context_ids}
-    for found in response["docs"]:
-        if "error" in found:  # e.g. the index is gone: never treat that as "no document yet"
-            raise TransientError(f"mget {found['_id']}: {found['error']}")
-        if found["_id"] in contexts:
-            contexts[found["_id"]] = found["_source"] if found.get("found") else None
-        if found["_id"] not in todo:
-            continue
+    """Load the documents to fold (with their seq_no/primary_term), then the context documents of those that do not
+    exist yet: only a new document takes anything from its context (a stock row its product's name), so in the
+    steady state a batch costs one `mget` of its own documents."""
+    for found in await _mget(es, index, list(todo)):
         pending = todo[found["_id"]]
         if found.get("found"):
             pending.doc = found["_source"]
@@ -279,4 +272,21 @@ async def _fetch(
             pending.primary_term = found["_primary_term"]
         else:
             pending.doc = pending.seq_no = pending.primary_term = None
+    if spec.context_id is None:
+        return {}
+    needed = {c for d, pending in todo.items() if pending.doc is None and (c := spec.context_id(d))}
+    contexts: dict[str, Document | None] = {c: todo[c].doc if c in todo else None for c in needed}
+    elsewhere = sorted(c for c in needed if c not in todo)
+    if elsewhere:
+        for found in await _mget(es, index, elsewhere):
+            contexts[found["_id"]] = found["_source"] if found.get("found") else None
     return contexts
+
+
+async def _mget(es: AsyncElasticsearch, index: str, ids: list[str]) -> list[dict[str, Any]]:
+    response = await es.mget(index=index, ids=ids)
+    docs: list[dict[str, Any]] = response["docs"]
+    for found in docs:
+        if "error" in found:  # e.g. the index is gone: never treat that as "no document yet"
+            raise TransientError(f"mget {found['_id']}: {found['error']}")
+    return docs
