@@ -103,6 +103,20 @@ class Commands:
             await connection.close()
         return {name: (found.get(name, 0), *counts[name]) for name in PROJECTIONS}
 
+    async def parked_errors(self) -> dict[str, list[str]]:
+        """The error each parked message carries, per projection; the messages stay parked."""
+        connection = await aio_pika.connect(self.rabbitmq_url)
+        errors: dict[str, list[str]] = {}
+        try:
+            channel = await connection.channel()
+            for name in PROJECTIONS:
+                parked = await channel.declare_queue(parked_queue_name(self.rabbitmq_prefix, name), passive=True)
+                while (message := await parked.get(no_ack=False, fail=False)) is not None:
+                    errors.setdefault(name, []).append(str((message.headers or {}).get("x-error", "?"))[:300])
+        finally:
+            await connection.close()  # unacknowledged: back in their queues
+        return errors
+
     async def wait_status(self, done: Callable[[Status], bool], what: str, within: float = 60) -> Status:
         """Poll until `done(status)`, then check that `python -m projector status` says so too."""
         deadline = time.monotonic() + within
@@ -340,7 +354,8 @@ async def test_rebuild_under_load_keeps_search_answering_and_loses_nothing(comma
     assert list((await commands.es.indices.get_alias(name=old_index)).body) == [new_index]
 
     status = await commands.wait_caught_up()
-    assert all(parked == 0 for _, _, parked in status.values()), status  # no event was parked on the way
+    # No event was parked on the way.
+    assert all(parked == 0 for _, _, parked in status.values()), (status, await commands.parked_errors())
     code, verified = await commands.cli("verify")
     assert code == 0, verified
     await commands.es.indices.refresh(index=alias)
@@ -372,7 +387,7 @@ async def _wait_parked(commands: Commands, wanted: dict[str, int], within: float
 
 async def test_malformed_message_is_parked_and_replayed(commands: Commands) -> None:
     status = await commands.status()
-    assert all(parked == 0 for _, _, parked in status.values()), status
+    assert all(parked == 0 for _, _, parked in status.values()), (status, await commands.parked_errors())
     connection = await aio_pika.connect(commands.rabbitmq_url)
     try:
         channel = await connection.channel()
@@ -391,8 +406,11 @@ async def test_malformed_message_is_parked_and_replayed(commands: Commands) -> N
     )
     assert found.status_code == 200 and "X-Consistency" not in found.headers, found.text
     assert [i["sku"] for i in found.json()["items"]] == [f"P-{word}"]
-    # Both projections bound to product.ProductRegistered parked it.
+    # Both projections bound to product.ProductRegistered parked it, with the error.
     await _wait_parked(commands, {"products": 1, "inventory": 1, "orders": 0})
+    errors = await commands.parked_errors()
+    assert sorted(errors) == ["inventory", "products"], errors
+    assert all(len(e) == 1 and e[0].startswith("malformed message") for e in errors.values()), errors
 
     parked_before = await _parked_total(commands, "products")
     code, out = await commands.cli("replay-parked", "products")
