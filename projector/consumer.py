@@ -202,6 +202,10 @@ class ProjectionWorker:
             self.position = position
             await self._record_position()
             APPLIED_POSITION.labels(self.name).set(position)
+        if self.early_attempts:  # messages once early and now applied (or parked) are no longer counted
+            for i, message in enumerate(batch):
+                if i not in early:
+                    self.early_attempts.pop(self._early_key(message), None)
         if not poison and not early and not held_markers:
             await batch[-1].ack(multiple=True)  # one frame acknowledges the whole batch
             batch = []

@@ -66,7 +66,7 @@ class PositionWatcher:
     """
 
     def __init__(self, es: AsyncElasticsearch, prefix: str) -> None:
-        self.es = es
+        self.es = weakref.ref(es)  # the client keys this watcher in _WATCHERS: no strong reference back
         self.prefix = prefix
         self.visible: dict[str, int] = {}
         self.read_at = float("-inf")  # monotonic time the last reading started
@@ -89,7 +89,10 @@ class PositionWatcher:
 
     async def _read(self) -> dict[str, int]:
         started = time.monotonic()
-        visible = await _visible_positions(self.es, self.prefix, tuple(Projection))
+        es = self.es()
+        if es is None:
+            raise RuntimeError("the Elasticsearch client of this watcher is gone")
+        visible = await _visible_positions(es, self.prefix, tuple(Projection))
         if started >= self.read_at:
             self.visible, self.read_at = visible, started
         updated, self.updated = self.updated, asyncio.Event()
