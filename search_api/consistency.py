@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from elasticsearch import AsyncElasticsearch, NotFoundError
 
+from search_api.settings import SearchApiSettings
 from shared.read_models import Projection, positions_index
 
 log = logging.getLogger(__name__)
@@ -159,13 +160,11 @@ async def ensure_position(
 
 async def read_consistency(
     es: AsyncElasticsearch,
-    prefix: str,
+    settings: SearchApiSettings,
     projections: tuple[Projection, ...],
     min_position: int | None,
     wait_ms: int | None,
-    default_wait_ms: int,
-    max_wait_ms: int,
 ) -> Consistency:
-    """ensure_position with the request's wait bounded by the service's settings."""
-    wait = min(max_wait_ms, default_wait_ms if wait_ms is None else wait_ms)
-    return await ensure_position(es, prefix, projections, min_position, wait)
+    """ensure_position with the request's wait (DEFAULT_WAIT_MS when it names none) bounded by MAX_WAIT_MS."""
+    wait = min(settings.max_wait_ms, settings.default_wait_ms if wait_ms is None else wait_ms)
+    return await ensure_position(es, settings.elasticsearch_prefix, projections, min_position, wait)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
@@ -15,6 +16,14 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from shared.messaging import (
+    DEAD_LETTER_EXCHANGE,
+    EXCHANGE,
+    PROJECTION_BINDINGS,
+    parked_queue_name,
+    prefixed,
+    queue_name,
+)
 from tests.services import ServiceUrls, container_services, docker_engine_available, local_services
 from write_api.migrate import migrate
 
@@ -91,7 +100,7 @@ async def namespace(service_urls: ServiceUrls) -> AsyncIterator[Namespace]:
     try:
         yield ns
     finally:
-        await _drop_broker_objects(ns)
+        await delete_broker_objects(ns.rabbitmq_url, ns.rabbitmq_prefix)
         async with httpx.AsyncClient(timeout=30) as client:
             await client.delete(f"{ns.elasticsearch_url}/{ns.elasticsearch_prefix}*")
         for name in await admin.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1", f"shop_{tag}%"):
@@ -99,18 +108,19 @@ async def namespace(service_urls: ServiceUrls) -> AsyncIterator[Namespace]:
         await admin.close()
 
 
-async def _drop_broker_objects(ns: Namespace) -> None:
-    from shared.messaging import DEAD_LETTER_EXCHANGE, EXCHANGE, PROJECTION_BINDINGS, parked_queue_name, prefixed
-    from shared.messaging import queue_name as qname
-
-    connection = await aio_pika.connect(ns.rabbitmq_url)
+async def delete_broker_objects(rabbitmq_url: str, prefix: str) -> None:
+    """Delete the exchanges and queues (with their parking queues) of a RabbitMQ name prefix, whichever exist."""
+    connection = await aio_pika.connect(rabbitmq_url)
     try:
-        channel = await connection.channel()
-        for projection in PROJECTION_BINDINGS:
-            for name in (qname(ns.rabbitmq_prefix, projection), parked_queue_name(ns.rabbitmq_prefix, projection)):
+        names = [n for p in PROJECTION_BINDINGS for n in (queue_name(prefix, p), parked_queue_name(prefix, p))]
+        for name in names:
+            channel = await connection.channel()  # a failed operation closes its channel
+            with contextlib.suppress(aio_pika.exceptions.AMQPError):
                 await channel.queue_delete(name)
         for name in (EXCHANGE, DEAD_LETTER_EXCHANGE):
-            await channel.exchange_delete(prefixed(ns.rabbitmq_prefix, name))
+            channel = await connection.channel()
+            with contextlib.suppress(aio_pika.exceptions.AMQPError):
+                await channel.exchange_delete(prefixed(prefix, name))
     finally:
         await connection.close()
 

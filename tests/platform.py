@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -145,3 +146,20 @@ def platform_env(
         }
     )
     return env
+
+
+async def projector_cli(platform: Platform, *args: str, within: float = 120) -> tuple[int, str, str]:
+    """`python -m projector <args>` with the platform's settings: (exit status, stdout, stderr)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "projector",
+        *args,
+        cwd=ROOT,
+        env=platform.env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), within)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()

@@ -33,15 +33,7 @@ async def stock_of_sku(
     min_position: MinPosition = None,
     wait_ms: WaitMs = None,
 ) -> JSONResponse:
-    consistency = await read_consistency(
-        es,
-        settings.elasticsearch_prefix,
-        INVENTORY,
-        min_position,
-        wait_ms,
-        settings.default_wait_ms,
-        settings.max_wait_ms,
-    )
+    consistency = await read_consistency(es, settings, INVENTORY, min_position, wait_ms)
     response = await es.search(
         index=alias_name(settings.elasticsearch_prefix, Projection.INVENTORY), body=build_lookup(sku)
     )
@@ -86,15 +78,7 @@ async def list_stock(
             size=size,
         )
     )
-    consistency = await read_consistency(
-        es,
-        settings.elasticsearch_prefix,
-        INVENTORY,
-        min_position,
-        wait_ms,
-        settings.default_wait_ms,
-        settings.max_wait_ms,
-    )
+    consistency = await read_consistency(es, settings, INVENTORY, min_position, wait_ms)
     response, following = await search_page(
         es,
         alias_name(settings.elasticsearch_prefix, Projection.INVENTORY),

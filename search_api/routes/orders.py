@@ -79,9 +79,7 @@ async def search_orders(
             size=size,
         )
     )
-    consistency = await read_consistency(
-        es, settings.elasticsearch_prefix, ORDERS, min_position, wait_ms, settings.default_wait_ms, settings.max_wait_ms
-    )
+    consistency = await read_consistency(es, settings, ORDERS, min_position, wait_ms)
     response, following = await search_page(
         es,
         alias_name(settings.elasticsearch_prefix, Projection.ORDERS),
@@ -112,9 +110,7 @@ async def get_order(
     min_position: MinPosition = None,
     wait_ms: WaitMs = None,
 ) -> JSONResponse:
-    consistency = await read_consistency(
-        es, settings.elasticsearch_prefix, ORDERS, min_position, wait_ms, settings.default_wait_ms, settings.max_wait_ms
-    )
+    consistency = await read_consistency(es, settings, ORDERS, min_position, wait_ms)
     try:
         found = await es.get(index=alias_name(settings.elasticsearch_prefix, Projection.ORDERS), id=order_id)
     except NotFoundError as exc:

@@ -6,12 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from search_api.consistency import ensure_position
+from search_api.consistency import read_consistency
 from search_api.cursor import decode as decode_cursor
 from search_api.dependencies import Es, MinPosition, Settings, WaitMs
 from search_api.paging import check_depth, search_page
 from search_api.queries.products import PRICE_RANGES, ProductSearch, ProductSort, build_search, build_suggest
-from search_api.settings import SearchApiSettings
 from shared.read_models import Projection, alias_name
 from shared.web import ApiError, JSONResponse
 
@@ -19,10 +18,6 @@ router = APIRouter(prefix="/products", tags=["products"])
 
 SKU_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 PRODUCTS = (Projection.PRODUCTS,)
-
-
-def _wait(settings: SearchApiSettings, wait_ms: int | None) -> int:
-    return min(settings.max_wait_ms, settings.default_wait_ms if wait_ms is None else wait_ms)
 
 
 def _item(hit: dict[str, Any]) -> dict[str, Any]:
@@ -95,9 +90,7 @@ async def search_products(
             page=page,
             size=size,
         )
-    consistency = await ensure_position(
-        es, settings.elasticsearch_prefix, PRODUCTS, min_position, _wait(settings, wait_ms)
-    )
+    consistency = await read_consistency(es, settings, PRODUCTS, min_position, wait_ms)
     response, following = await search_page(
         es,
         alias_name(settings.elasticsearch_prefix, Projection.PRODUCTS),
@@ -124,9 +117,7 @@ async def suggest_products(
     min_position: MinPosition = None,
     wait_ms: WaitMs = None,
 ) -> JSONResponse:
-    consistency = await ensure_position(
-        es, settings.elasticsearch_prefix, PRODUCTS, min_position, _wait(settings, wait_ms)
-    )
+    consistency = await read_consistency(es, settings, PRODUCTS, min_position, wait_ms)
     response = await es.search(
         index=alias_name(settings.elasticsearch_prefix, Projection.PRODUCTS), body=build_suggest(q, size)
     )
@@ -143,9 +134,7 @@ async def get_product(
     min_position: MinPosition = None,
     wait_ms: WaitMs = None,
 ) -> JSONResponse:
-    consistency = await ensure_position(
-        es, settings.elasticsearch_prefix, PRODUCTS, min_position, _wait(settings, wait_ms)
-    )
+    consistency = await read_consistency(es, settings, PRODUCTS, min_position, wait_ms)
     try:
         found = await es.get(index=alias_name(settings.elasticsearch_prefix, Projection.PRODUCTS), id=sku)
     except Exception as exc:

@@ -28,15 +28,9 @@ import pytest
 import pytest_asyncio
 
 from shared.messaging import (
-    DEAD_LETTER_EXCHANGE,
-    EXCHANGE,
-    PROJECTION_BINDINGS,
     declare_topology,
-    parked_queue_name,
-    prefixed,
-    queue_name,
 )
-from tests.conftest import Namespace
+from tests.conftest import Namespace, delete_broker_objects
 from tests.platform import free_port
 from tests.services import ROOT
 from write_api.event_store.records import NewEvent, ReadPosition
@@ -189,19 +183,7 @@ async def broker_prefix(namespace: Namespace) -> AsyncIterator[str]:
     """A RabbitMQ name prefix of this test's own; its exchanges and queues are deleted afterwards."""
     prefix = f"{namespace.rabbitmq_prefix}relay{secrets.token_hex(3)}."
     yield prefix
-    connection = await aio_pika.connect(namespace.rabbitmq_url)
-    try:
-        queues = [n for p in PROJECTION_BINDINGS for n in (queue_name(prefix, p), parked_queue_name(prefix, p))]
-        for name in queues:
-            channel = await connection.channel()
-            with contextlib.suppress(aio_pika.exceptions.AMQPError):
-                await channel.queue_delete(name)
-        for name in (EXCHANGE, DEAD_LETTER_EXCHANGE):
-            channel = await connection.channel()
-            with contextlib.suppress(aio_pika.exceptions.AMQPError):
-                await channel.exchange_delete(prefixed(prefix, name))
-    finally:
-        await connection.close()
+    await delete_broker_objects(namespace.rabbitmq_url, prefix)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import re
 import secrets
-import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -37,12 +36,11 @@ import pytest
 import pytest_asyncio
 from elasticsearch import AsyncElasticsearch
 
-from shared.messaging import DEAD_LETTER_EXCHANGE, EXCHANGE, PROJECTION_BINDINGS, parked_queue_name, prefixed
+from shared.messaging import EXCHANGE, parked_queue_name, prefixed
 from shared.messaging import queue_name as qname
 from shared.read_models import Projection, alias_name, positions_index
-from tests.conftest import Namespace, _with_database
-from tests.platform import KEYS, Platform, free_port, platform_env
-from tests.services import ROOT
+from tests.conftest import Namespace, _with_database, delete_broker_objects
+from tests.platform import KEYS, Platform, free_port, platform_env, projector_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -64,19 +62,8 @@ class Commands:
     skus: list[str] = field(default_factory=list)
 
     async def cli(self, *args: str, within: float = 120) -> tuple[int, str]:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "projector",
-            *args,
-            cwd=ROOT,
-            env=self.platform.env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        out, _ = await asyncio.wait_for(process.communicate(), within)
-        assert process.returncode is not None
-        return process.returncode, out.decode()
+        code, out, err = await projector_cli(self.platform, *args, within=within)
+        return code, out + err
 
     async def status(self) -> Status:
         """`python -m projector status`: projection -> (position, waiting, parked)."""
@@ -188,22 +175,6 @@ def order(skus: list[str], n: int) -> dict[str, Any]:
     }
 
 
-async def _drop_broker_objects(rabbitmq_url: str, prefix: str) -> None:
-    connection = await aio_pika.connect(rabbitmq_url)
-    try:
-        for projection in PROJECTION_BINDINGS:
-            for name in (qname(prefix, projection), parked_queue_name(prefix, projection)):
-                channel = await connection.channel()
-                with contextlib.suppress(aio_pika.exceptions.AMQPError):
-                    await channel.queue_delete(name)
-        for name in (EXCHANGE, DEAD_LETTER_EXCHANGE):
-            channel = await connection.channel()
-            with contextlib.suppress(aio_pika.exceptions.AMQPError):
-                await channel.exchange_delete(prefixed(prefix, name))
-    finally:
-        await connection.close()
-
-
 @pytest_asyncio.fixture(scope="module")
 async def commands(namespace: Namespace, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Commands]:
     tag = secrets.token_hex(3)
@@ -231,7 +202,7 @@ async def commands(namespace: Namespace, tmp_path_factory: pytest.TempPathFactor
         with contextlib.suppress(Exception):
             await es.indices.delete(index=f"{elasticsearch_prefix}*", ignore_unavailable=True)
         await es.close()
-        await _drop_broker_objects(namespace.rabbitmq_url, rabbitmq_prefix)
+        await delete_broker_objects(namespace.rabbitmq_url, rabbitmq_prefix)
         await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         await admin.close()
 

@@ -38,7 +38,6 @@ import re
 import secrets
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -54,19 +53,15 @@ import pytest
 import pytest_asyncio
 
 from shared.messaging import (
-    DEAD_LETTER_EXCHANGE,
-    EXCHANGE,
     POSITION_ROUTING_KEY,
-    PROJECTION_BINDINGS,
     declare_topology,
     parked_queue_name,
-    prefixed,
     queue_name,
     routing_key,
 )
-from tests.conftest import Namespace
+from tests.conftest import Namespace, delete_broker_objects
 from tests.integration.write_conftest_helpers import auth, client, create_database, drop_database, order_body
-from tests.platform import Platform, free_port, platform_env
+from tests.platform import Platform, free_port, platform_env, projector_cli
 from tests.services import ROOT
 from write_api.event_store.records import START, RecordedEvent
 from write_api.event_store.store import init_connection, read_all_on
@@ -119,21 +114,10 @@ class Stack:
 
     async def cli(self, *args: str, within: float = 120) -> tuple[int, str]:
         """`python -m projector <args>` against this stack; (exit status, stdout)."""
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "projector",
-            *args,
-            cwd=ROOT,
-            env=self.platform.env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(process.communicate(), within)
-        assert process.returncode is not None
-        if process.returncode not in (0, 1):
-            raise AssertionError(f"projector {' '.join(args)} exited {process.returncode}:\n{err.decode()[-3000:]}")
-        return process.returncode, out.decode()
+        code, out, err = await projector_cli(self.platform, *args, within=within)
+        if code not in (0, 1):
+            raise AssertionError(f"projector {' '.join(args)} exited {code}:\n{err[-3000:]}")
+        return code, out
 
     async def status(self) -> dict[str, tuple[int, int, int]]:
         """`python -m projector status`: projection -> (position, waiting, parked)."""
@@ -229,22 +213,6 @@ def new_platform(namespace: Namespace, database_url: str, rabbitmq_prefix: str, 
         database_url, namespace.rabbitmq_url, rabbitmq_prefix, namespace.elasticsearch_url, es_prefix, ports
     )
     return Platform(env, logs, ports)
-
-
-async def delete_broker_objects(rabbitmq_url: str, prefix: str) -> None:
-    connection = await aio_pika.connect(rabbitmq_url)
-    try:
-        names = [n for p in PROJECTION_BINDINGS for n in (queue_name(prefix, p), parked_queue_name(prefix, p))]
-        for name in names:
-            channel = await connection.channel()
-            with contextlib.suppress(aio_pika.exceptions.AMQPError):
-                await channel.queue_delete(name)
-        for name in (EXCHANGE, DEAD_LETTER_EXCHANGE):
-            channel = await connection.channel()
-            with contextlib.suppress(aio_pika.exceptions.AMQPError):
-                await channel.exchange_delete(prefixed(prefix, name))
-    finally:
-        await connection.close()
 
 
 NewStack = Callable[[str], Awaitable[Stack]]
