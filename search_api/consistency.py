@@ -26,7 +26,8 @@ from shared.read_models import Projection, positions_index
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.02  # how often waiting requests' positions are read
-FRESH_SECONDS = 0.05  # how old a reading a request without min_position may report
+FRESH_SECONDS = 0.05  # how old a reading may get before a request starts a new one (in the background)
+RECENT_SECONDS = 1.0  # how old a reading a request without min_position may report; older, it waits for a new one
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,11 @@ async def _visible_positions(
 class PositionWatcher:
     """The projections' visible positions as this process last read them, per Elasticsearch client and prefix.
 
-    - A search without `min_position` reports a reading at most FRESH_SECONDS old in X-Position instead of reading
-      the positions itself: positions only grow, so an earlier reading is still a true lower bound of what the
-      answer reflects, and a search costs one Elasticsearch request instead of two.
+    - A search without `min_position` reports the last reading in X-Position instead of reading the positions
+      itself: positions only grow, so an earlier reading is still a true lower bound of what the answer reflects,
+      and a search costs one Elasticsearch request instead of two. A reading older than FRESH_SECONDS is renewed in
+      the background (the request does not wait for it); one older than RECENT_SECONDS (the process was idle) is
+      renewed before answering, so X-Position is never far behind.
     - Requests that wait share one poller: N waiting requests cost one small `mget` per POLL_SECONDS, not N
       (which, with a few dozen requests waiting under load, kept Elasticsearch's get pool and this process busy).
     - Concurrent readings are one request (single flight).
@@ -76,11 +79,14 @@ class PositionWatcher:
         self.waiters = 0
         self.task: asyncio.Task[None] | None = None
 
-    async def read(self) -> dict[str, int]:
+    def _start_reading(self) -> asyncio.Future[dict[str, int]]:
         if self.reading is None:
             self.reading = asyncio.ensure_future(self._read())
             self.reading.add_done_callback(self._read_done)
-        return await asyncio.shield(self.reading)  # a cancelled request does not cancel the others' reading
+        return self.reading
+
+    async def read(self) -> dict[str, int]:
+        return await asyncio.shield(self._start_reading())  # a cancelled request does not cancel the others' reading
 
     def _read_done(self, reading: asyncio.Future[dict[str, int]]) -> None:
         if self.reading is reading:
@@ -101,14 +107,20 @@ class PositionWatcher:
         return self.visible
 
     async def recent(self, projections: tuple[Projection, ...]) -> int:
-        """The smallest visible position of the projections, read at most FRESH_SECONDS ago."""
-        visible = self.visible if time.monotonic() - self.read_at <= FRESH_SECONDS else await self.read()
-        return min(visible.get(p.value, 0) for p in projections)
+        """The smallest visible position of the projections, read at most RECENT_SECONDS ago."""
+        age = time.monotonic() - self.read_at
+        if age > RECENT_SECONDS:
+            await self.read()
+        elif age > FRESH_SECONDS:
+            self._start_reading()  # for the next requests; this one reports the reading it has
+        return min(self.visible.get(p.value, 0) for p in projections)
 
     async def _poll(self) -> None:
         try:
             while self.waiters > 0:
                 await asyncio.sleep(POLL_SECONDS)
+                if not self.waiters:  # the last waiter left meanwhile: nobody needs this reading
+                    break
                 try:
                     await self.read()
                 except Exception as exc:  # noqa: BLE001 - waiters time out as stale; the next poll tries again

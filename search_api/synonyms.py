@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass
-from functools import cache
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
 from pathlib import Path
 
 SYNONYMS_FILE = Path(__file__).resolve().with_name("synonyms.txt")
@@ -73,6 +73,16 @@ def parse(text: str) -> list[Rule]:
 @dataclass(frozen=True)
 class Synonyms:
     rules: tuple[Rule, ...]
+    # The rules by the key of their phrase's first word, each with its length and key: matching a text looks only
+    # at the rules that can start at a word.
+    _by_first: dict[str, list[tuple[int, Phrase, tuple[Phrase, ...]]]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        for source, targets in self.rules:
+            key = _key(source)
+            self._by_first.setdefault(key[0], []).append((len(source), key, targets))
 
     @classmethod
     def from_text(cls, text: str) -> Synonyms:
@@ -81,9 +91,8 @@ class Synonyms:
     def _match(self, words: Phrase, start: int) -> tuple[int, tuple[Phrase, ...]] | None:
         """The longest rule's phrase starting at words[start]: its length and what it is also searched as."""
         best: tuple[int, tuple[Phrase, ...]] | None = None
-        for source, targets in self.rules:
-            n = len(source)
-            if (best is None or n > best[0]) and _key(words[start : start + n]) == _key(source):
+        for n, key, targets in self._by_first.get(_stem(words[start]), ()):
+            if (best is None or n > best[0]) and _key(words[start : start + n]) == key:
                 best = (n, targets)
         return best
 
@@ -124,5 +133,12 @@ def default() -> Synonyms:
     return Synonyms.from_text(SYNONYMS_FILE.read_text(encoding="utf-8"))
 
 
+@lru_cache(maxsize=4096)
+def _cached_alternatives(text: str) -> tuple[str, ...]:
+    return tuple(default().alternatives(text))
+
+
 def alternatives(text: str) -> list[str]:
-    return default().alternatives(text)
+    """default().alternatives(text), remembered for the last few thousand texts (a search asks twice: for the
+    query and for the highlight, and shoppers' texts repeat)."""
+    return list(_cached_alternatives(text))
