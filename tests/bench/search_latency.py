@@ -1,7 +1,7 @@
 """Search latency benchmark: the search API's /products/search against the same Elasticsearch requests sent directly.
 
     .venv/bin/python tests/bench/search_latency.py [--search-url http://127.0.0.1:8002] [--es-url URL] [--prefix '']
-        [--rate 100] [--seconds 30] [--warmup 5] [--seed 11]
+        [--rate 100] [--seconds 30] [--warmup 5] [--prewarm 30] [--rounds 2] [--seed 11]
 
 Runs against a platform that is up (`make up`: catalogue loaded, search API listening). The workload is the queries
 of judgments-dev.csv plus one misspelt variant of each (two adjacent letters of the longest word swapped), each
@@ -11,10 +11,14 @@ t0 + i/rate whether or not earlier ones have answered), so a slow server cannot 
 measured from the moment a request was due to leave (no coordinated omission), and the time from the actual send is
 reported beside it.
 
-Phase 1 sends GET /products/search to the search API. Phase 2 sends, at the same rate and in the same order, the
-very request bodies the API builds for those parameters (search_api.queries.products.build_search) straight to
-`<prefix>products/_search`. Both phases use the same HTTP client (aiohttp with keep-alive: much lighter on the
-shared CPU than httpx with hundreds of requests waiting) and are preceded by a warm-up that is not measured. Prints
+The API phase sends GET /products/search to the search API. The direct phase sends, at the same rate and in the same
+order, the very request bodies the API builds for those parameters (search_api.queries.products.build_search)
+straight to `<prefix>products/_search`. A pre-warm sends both, interleaved, first (a freshly started Elasticsearch
+compiles its hot code for minutes, and whichever phase ran first paid for it); then `--rounds` rounds of both
+phases run, in the order API, direct, then direct, API, and so on (ABBA: drift of the shared machine during the run
+weighs on both alike). Samples are pooled per path; each round's ratio is reported too. Both phases use the same
+HTTP client (aiohttp with keep-alive: much lighter on the shared CPU than httpx with hundreds of requests waiting)
+and each is preceded by a warm-up that is not measured. Prints
 p50/p90/p99 of both and the ratio API p99 / direct p99, and writes tests/bench/results/search_latency.json and .md.
 Client, API and Elasticsearch share the machine: the load average is recorded with the results.
 """
@@ -193,7 +197,8 @@ def markdown(out: dict[str, Any]) -> str:
         "# Search latency: search API vs the same requests sent directly to Elasticsearch",
         "",
         f"{out['started_at']} · {out['cores']} cores · load average before {out['load_before']} after "
-        f"{out['load_after']} · {cfg['rate']} req/s open loop · {cfg['seconds']} s per phase after "
+        f"{out['load_after']} · {cfg['rate']} req/s open loop · {cfg['prewarm']} s pre-warm of both paths, then "
+        f"{cfg['rounds']} rounds (order flipped each round) of {cfg['seconds']} s per phase after "
         f"{cfg['warmup']} s warm-up · {cfg['distinct_queries']} queries (dev + typo variants) with random "
         f"brand/category filters",
         "",
@@ -211,6 +216,13 @@ def markdown(out: dict[str, Any]) -> str:
             f"{s['service_ms']['p99']} | {took} |"
         )
     lines += ["", f"**API p99 / direct p99 = {out['ratio_p99']}** (p50 ratio {out['ratio_p50']})", ""]
+    lines += ["| round | API p50 / p99 ms | direct p50 / p99 ms | p99 ratio |", "| --- | --- | --- | --- |"]
+    for number, r in enumerate(out["rounds"], start=1):
+        lines.append(
+            f"| {number} | {r['api']['p50']} / {r['api']['p99']} | {r['direct']['p50']} / {r['direct']['p99']} | "
+            f"{r['ratio_p99']} |"
+        )
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -260,16 +272,42 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         warm = workload(queries, facets, int(args.rate * args.warmup), rng)
         measured = workload(queries, facets, int(args.rate * args.seconds), rng)
         load_before = [round(x, 2) for x in os.getloadavg()]
-        phases = {}
-        for name, send in (("api", via_api), ("direct", direct)):
-            print(f"{name}: warm-up {args.warmup} s, then {args.seconds} s at {args.rate} req/s …", flush=True)
-            await open_loop(send, warm, args.rate, None)
-            phase = Phase(name)
-            await open_loop(send, measured, args.rate, phase)
-            phases[name] = stats(phase)
-        load_after = [round(x, 2) for x in os.getloadavg()]
+        senders: dict[str, Send] = {"api": via_api, "direct": direct}
+        if args.prewarm > 0:
+            # A freshly started Elasticsearch is still compiling its hot code (JIT) for minutes: whichever phase
+            # came first would pay for it. Both paths, interleaved, until it has settled.
+            print(f"pre-warm: {args.prewarm} s, both paths interleaved …", flush=True)
+            mixed = workload(queries, facets, int(args.rate * args.prewarm), rng)
 
-    api_stats, direct_stats = phases["api"], phases["direct"]
+            async def either(request: Request) -> tuple[str, int | None]:
+                return await (via_api if rng.random() < 0.5 else direct)(request)
+
+            await open_loop(either, mixed, args.rate, None)
+        phases = {name: Phase(name) for name in senders}
+        by_round: list[dict[str, Any]] = []
+        for number in range(args.rounds):
+            # ABBA: the order flips every round, so a machine that gets slower (or faster) during the run weighs
+            # on both paths alike.
+            order = ("api", "direct") if number % 2 == 0 else ("direct", "api")
+            this_round: dict[str, Any] = {}
+            for name in order:
+                print(
+                    f"round {number + 1} {name}: warm-up {args.warmup} s, then {args.seconds} s at {args.rate} req/s …",
+                    flush=True,
+                )
+                await open_loop(senders[name], warm, args.rate, None)
+                segment = Phase(name)
+                await open_loop(senders[name], measured, args.rate, segment)
+                phases[name].samples += segment.samples
+                phases[name].seconds += segment.seconds
+                phases[name].late_sends += segment.late_sends
+                this_round[name] = stats(segment)["latency_ms"]
+            this_round["ratio_p99"] = round(this_round["api"]["p99"] / this_round["direct"]["p99"], 2)
+            by_round.append(this_round)
+        load_after = [round(x, 2) for x in os.getloadavg()]
+        pooled = {name: stats(phase) for name, phase in phases.items()}
+
+    api_stats, direct_stats = pooled["api"], pooled["direct"]
     return {
         "started_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "cores": os.cpu_count(),
@@ -282,6 +320,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             "rate": args.rate,
             "seconds": args.seconds,
             "warmup": args.warmup,
+            "prewarm": args.prewarm,
+            "rounds": args.rounds,
             "seed": args.seed,
             "distinct_queries": len(queries),
             "filter_mix": FILTER_MIX,
@@ -292,6 +332,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "total_mismatches": mismatches,
         "api": api_stats,
         "direct": direct_stats,
+        "rounds": by_round,
         "ratio_p99": round(api_stats["latency_ms"]["p99"] / direct_stats["latency_ms"]["p99"], 2),
         "ratio_p50": round(api_stats["latency_ms"]["p50"] / direct_stats["latency_ms"]["p50"], 2),
     }
@@ -305,13 +346,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=100.0, help="requests per second")
     parser.add_argument("--seconds", type=float, default=30.0, help="measured seconds per phase")
     parser.add_argument("--warmup", type=float, default=5.0, help="unmeasured seconds before each phase")
+    parser.add_argument("--prewarm", type=float, default=30.0, help="unmeasured seconds of both paths, first")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of both phases, order flipped each round")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--max-connections", type=int, default=256, help="per target")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a request counts as failed")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    if args.rate <= 0 or args.seconds <= 0 or args.warmup < 0:
-        parser.error("--rate and --seconds must be positive, --warmup non-negative")
+    if args.rate <= 0 or args.seconds <= 0 or args.warmup < 0 or args.prewarm < 0 or args.rounds < 1:
+        parser.error("--rate, --seconds and --rounds must be positive, --warmup and --prewarm non-negative")
     out = asyncio.run(main_async(args))
     for name in ("api", "direct"):
         s = out[name]
@@ -322,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
             f"(service p99 {s['service_ms']['p99']} ms, late sends {s['late_sends']})"
         )
     print(f"API p99 / direct p99 = {out['ratio_p99']}  (p50 ratio {out['ratio_p50']})")
+    print("per round: " + ", ".join(f"{r['ratio_p99']}" for r in out["rounds"]))
     if out["total_mismatches"]:
         print(f"WARNING: {len(out['total_mismatches'])} of 20 checks gave different totals via the API and directly")
     args.out.mkdir(parents=True, exist_ok=True)
