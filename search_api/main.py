@@ -31,7 +31,9 @@ def create_app(settings: SearchApiSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        es = elasticsearch_client(settings.elasticsearch_url, settings.elasticsearch_timeout_s)
+        es = elasticsearch_client(
+            settings.elasticsearch_url, settings.elasticsearch_timeout_s, settings.elasticsearch_connections
+        )
         app.state.es = es
         app.state.settings = settings
         app.state.keyring = keyring

@@ -26,9 +26,11 @@ class OrjsonNdjsonSerializer(NdjsonSerializer):
         return orjson.loads(data)
 
 
-def elasticsearch_client(url: str, timeout_s: float) -> AsyncElasticsearch:
+def elasticsearch_client(url: str, timeout_s: float, connections: int = 10) -> AsyncElasticsearch:
+    """The client every process uses: orjson bodies, at most `connections` requests in flight."""
     return AsyncElasticsearch(
         url,
         request_timeout=timeout_s,
+        connections_per_node=connections,
         serializers={"application/json": OrjsonSerializer(), "application/x-ndjson": OrjsonNdjsonSerializer()},
     )
