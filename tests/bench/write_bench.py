@@ -1,15 +1,16 @@
 """Write-path benchmark: orders/s of the write API against the ceiling of a bare FastAPI + asyncpg INSERT.
 
-    .venv/bin/python tests/bench/write_bench.py [--seconds 20] [--concurrency 32] [--profile]
+    .venv/bin/python tests/bench/write_bench.py [--seconds 20] [--concurrency 32] [--workers 1] [--profile]
 
-Self-contained: creates a database of its own (bench_<random>, migrated with write_api.migrate), starts the write API
-with uvicorn (1 worker, --no-access-log, uvloop + httptools), seeds 1,000 SKUs with ample stock through the bulk
-routes (POST /products/import, POST /inventory/receipts), and drives 3-line orders (POST /orders) at a fixed
-concurrency for N seconds. Then, with the same uvicorn settings and the same request bodies, a bare FastAPI app with
-one asyncpg INSERT per request (`bench_ceiling(id bigserial, body jsonb)`) gives the ceiling. Prints orders/s,
-p50/p99, the ceiling, their ratio, and CPU use of the client, the server and the whole machine (client and server
-share the machine's cores); writes tests/bench/results/write_bench.json and .md. With --profile, a further run of
-orders is sampled with py-spy and the hottest functions are listed.
+Self-contained: creates a database of its own (bench_<random>, migrated with write_api.migrate), starts the write
+API with uvicorn (1 worker unless --workers says otherwise, --no-access-log, uvloop + httptools), seeds 1,000 SKUs
+with ample stock through the bulk routes (POST /products/import, POST /inventory/receipts), and drives 3-line orders
+(POST /orders) at a fixed concurrency for N seconds. Then, with the same uvicorn settings and the same request
+bodies, a bare FastAPI app with one asyncpg INSERT per request (`bench_ceiling(id bigserial, body jsonb)`) gives the
+ceiling. Prints orders/s, p50/p99, the ceiling, their ratio, and CPU use of the client, the server (with its
+workers) and the whole machine (client and server share the machine's cores); writes
+tests/bench/results/write_bench.json and .md. With --profile, a further run of orders is sampled with py-spy and the
+hottest functions are listed.
 
 The client is a minimal HTTP/1.1 keep-alive loop on raw asyncio streams (one request in flight per connection),
 far cheaper than an HTTP library, so that it takes as little of the shared CPU as possible. synchronous_commit is
@@ -113,8 +114,8 @@ def spawn(command: list[str], log_path: Path | None = None, **kwargs: Any) -> su
         return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, **kwargs)
 
 
-def uvicorn_options() -> list[str]:
-    options = ["--workers", "1", "--no-access-log", "--log-level", "warning"]
+def uvicorn_options(workers: int = 1) -> list[str]:
+    options = ["--workers", str(workers), "--no-access-log", "--log-level", "warning"]
     for module, flag in (("uvloop", ["--loop", "uvloop"]), ("httptools", ["--http", "httptools"])):
         with contextlib.suppress(ImportError):
             __import__(module)
@@ -139,11 +140,11 @@ class Server:
                 self.process.wait()
 
 
-async def start_server(name: str, app: str, env: dict[str, str], log_dir: Path) -> Server:
+async def start_server(name: str, app: str, env: dict[str, str], log_dir: Path, workers: int = 1) -> Server:
     port = free_port()
     log_path = log_dir / f"{name}.log"
     command = [sys.executable, "-m", "uvicorn", app, "--factory", "--host", HOST, "--port", str(port)]
-    process = spawn(command + uvicorn_options(), log_path, cwd=ROOT, env=env)
+    process = spawn(command + uvicorn_options(workers), log_path, cwd=ROOT, env=env)
     server = Server(name, port, process, log_path)
     deadline = time.monotonic() + 60
     async with httpx.AsyncClient(timeout=2) as client:
@@ -161,6 +162,16 @@ async def start_server(name: str, app: str, env: dict[str, str], log_dir: Path) 
 def process_cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+
+
+def process_tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and its live children (uvicorn's workers when --workers > 1)."""
+    total = process_cpu_seconds(pid)
+    with contextlib.suppress(OSError):
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            with contextlib.suppress(OSError):
+                total += process_tree_cpu_seconds(int(child))
+    return total
 
 
 def machine_cpu() -> tuple[float, float]:
@@ -186,7 +197,8 @@ class CpuSample:
         for pid in backends:
             with contextlib.suppress(OSError):
                 postgres[pid] = process_cpu_seconds(pid)
-        return cls(time.perf_counter(), time.process_time(), process_cpu_seconds(server_pid), busy, total, postgres)
+        server = process_tree_cpu_seconds(server_pid)
+        return cls(time.perf_counter(), time.process_time(), server, busy, total, postgres)
 
 
 async def database_backends(database_url: str) -> list[int]:
@@ -473,7 +485,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         skus = [f"BENCH-{n:04d}" for n in range(SKUS)]
         bodies = order_bodies(skus, 4096, rng)
 
-        write_api = await start_server("write_api", "write_api.main:create_app", env, log_dir)
+        write_api = await start_server("write_api", "write_api.main:create_app", env, log_dir, args.workers)
         servers.append(write_api)
         started = time.perf_counter()
         await seed(f"http://{HOST}:{write_api.port}", skus)
@@ -510,6 +522,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                     "--rate",
                     "200",
                     "--nonblocking",
+                    *(["--subprocesses"] if args.workers > 1 else []),
                 ],
             )
             await asyncio.sleep(1)
@@ -531,7 +544,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         write_api.stop()
         servers.remove(write_api)
 
-        ceiling = await start_server("ceiling", "tests.bench.write_bench:ceiling_app", env, log_dir)
+        ceiling = await start_server("ceiling", "tests.bench.write_bench:ceiling_app", env, log_dir, args.workers)
         servers.append(ceiling)
         bare = await drive(
             "POST /ceiling (FastAPI + asyncpg, one INSERT)",
@@ -562,7 +575,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                     "concurrency": args.concurrency,
                     "skus": SKUS,
                     "lines_per_order": 3,
-                    "uvicorn": uvicorn_options(),
+                    "uvicorn": uvicorn_options(args.workers),
                     "database_pool": "2..20 (both apps)",
                     "synchronous_commit": synchronous_commit,
                     "cores": os.cpu_count(),
@@ -590,6 +603,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20, help="measured seconds per phase (default 20)")
     parser.add_argument("--warmup", type=float, default=2, help="unmeasured seconds before each phase")
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers of both servers (default 1)")
     parser.add_argument("--profile", action="store_true", help="sample the write API with py-spy in an extra run")
     parser.add_argument("--profile-seconds", type=float, default=12)
     parser.add_argument(
