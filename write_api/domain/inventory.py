@@ -1,7 +1,9 @@
 """The inventory aggregate (stream `inventory-<sku>`): every warehouse of one SKU.
 
-Invariant, per warehouse: 0 <= reserved <= on_hand; available = on_hand - reserved. Reservations are kept per
-order, so that cancelling releases and shipping ships exactly what that order reserved.
+Invariant, per warehouse: 0 <= reserved <= on_hand; available = on_hand - reserved. What each order reserved is
+recorded in the order itself (its lines' allocations, written in the same transaction as the reservations), so
+cancelling releases and shipping ships exactly that; the inventory keeps only totals per warehouse. Its state, and
+so its snapshot, stays the same size however many orders are open on a best-selling SKU.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from write_api.commands import AdjustStock, InventoryCommand, ReceiveStock, SetL
 from write_api.domain.errors import InsufficientStock
 
 STREAM_TYPE = "inventory"
-SNAPSHOT_SCHEMA_VERSION = 2  # v2: per-warehouse event counts
+SNAPSHOT_SCHEMA_VERSION = 3  # v2: per-warehouse event counts; v3: no per-order reservations
 
 
 def stream_id(sku: str) -> str:
@@ -46,8 +48,6 @@ class WarehouseStock:
 class Inventory:
     sku: str
     warehouses: dict[str, WarehouseStock] = field(default_factory=dict)
-    # order id -> warehouse -> reserved quantity (open orders only)
-    reservations: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def stock(self, warehouse: str) -> WarehouseStock:
         return self.warehouses.get(warehouse, WarehouseStock())
@@ -62,7 +62,6 @@ class Inventory:
             "warehouses": {
                 name: [w.on_hand, w.reserved, w.low_stock_threshold, w.events] for name, w in self.warehouses.items()
             },
-            "reservations": self.reservations,
         }
 
     @classmethod
@@ -70,23 +69,11 @@ class Inventory:
         return cls(
             sku=state["sku"],
             warehouses={name: WarehouseStock(*values) for name, values in state["warehouses"].items()},
-            reservations={order: dict(parts) for order, parts in state["reservations"].items()},
         )
 
 
 def _with(state: Inventory, warehouse: str, **changes: int) -> Inventory:
     return replace(state, warehouses={**state.warehouses, warehouse: replace(state.stock(warehouse), **changes)})
-
-
-def _reservation_change(state: Inventory, order_id: str, warehouse: str, delta: int) -> dict[str, dict[str, int]]:
-    parts = dict(state.reservations.get(order_id, {}))
-    parts[warehouse] = parts.get(warehouse, 0) + delta
-    if parts[warehouse] <= 0:
-        del parts[warehouse]
-    reservations = {**state.reservations, order_id: parts}
-    if not parts:
-        del reservations[order_id]
-    return reservations
 
 
 def evolve(state: Inventory | None, event: EventPayload) -> Inventory | None:
@@ -106,26 +93,17 @@ def evolve(state: Inventory | None, event: EventPayload) -> Inventory | None:
             return _with(current, event.warehouse, low_stock_threshold=event.threshold)
         case StockReserved():
             stock = current.stock(event.warehouse)
-            updated = _with(current, event.warehouse, reserved=stock.reserved + event.quantity)
-            return replace(
-                updated, reservations=_reservation_change(current, event.order_id, event.warehouse, event.quantity)
-            )
+            return _with(current, event.warehouse, reserved=stock.reserved + event.quantity)
         case StockReservationReleased():
             stock = current.stock(event.warehouse)
-            updated = _with(current, event.warehouse, reserved=stock.reserved - event.quantity)
-            return replace(
-                updated, reservations=_reservation_change(current, event.order_id, event.warehouse, -event.quantity)
-            )
+            return _with(current, event.warehouse, reserved=stock.reserved - event.quantity)
         case StockShipped():
             stock = current.stock(event.warehouse)
-            updated = _with(
+            return _with(
                 current,
                 event.warehouse,
                 reserved=stock.reserved - event.quantity,
                 on_hand=stock.on_hand - event.quantity,
-            )
-            return replace(
-                updated, reservations=_reservation_change(current, event.order_id, event.warehouse, -event.quantity)
             )
     return state
 
@@ -213,21 +191,32 @@ def reserve(sku: str, order_id: str, allocations: list[Allocation]) -> list[Even
     return [StockReserved(sku=sku, order_id=order_id, warehouse=a.warehouse, quantity=a.quantity) for a in allocations]
 
 
-def release(inventory: Inventory, order_id: str) -> list[EventPayload]:
+def _reserved(inventory: Inventory | None, sku: str, order_id: str, reserved: dict[str, int]) -> None:
+    """What an order says it reserved must still be reserved here: anything else is a corrupt history."""
+    for warehouse, quantity in reserved.items():
+        held = inventory.stock(warehouse).reserved if inventory else 0
+        if quantity > held:
+            raise ValueError(
+                f"order {order_id} reserved {quantity} of {sku} in {warehouse}, but only {held} is reserved there"
+            )
+
+
+def release(inventory: Inventory | None, sku: str, order_id: str, reserved: dict[str, int]) -> list[EventPayload]:
+    """Give back what the order reserved (warehouse -> quantity, from its lines' allocations)."""
+    _reserved(inventory, sku, order_id, reserved)
     return number(
         inventory,
         [
-            StockReservationReleased(sku=inventory.sku, order_id=order_id, warehouse=w, quantity=q)
-            for w, q in sorted(inventory.reservations.get(order_id, {}).items())
+            StockReservationReleased(sku=sku, order_id=order_id, warehouse=w, quantity=q)
+            for w, q in sorted(reserved.items())
         ],
     )
 
 
-def ship(inventory: Inventory, order_id: str) -> list[EventPayload]:
+def ship(inventory: Inventory | None, sku: str, order_id: str, reserved: dict[str, int]) -> list[EventPayload]:
+    """Ship what the order reserved (warehouse -> quantity, from its lines' allocations)."""
+    _reserved(inventory, sku, order_id, reserved)
     return number(
         inventory,
-        [
-            StockShipped(sku=inventory.sku, order_id=order_id, warehouse=w, quantity=q)
-            for w, q in sorted(inventory.reservations.get(order_id, {}).items())
-        ],
+        [StockShipped(sku=sku, order_id=order_id, warehouse=w, quantity=q) for w, q in sorted(reserved.items())],
     )

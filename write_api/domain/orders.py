@@ -48,6 +48,15 @@ class Order:
     def skus(self) -> list[str]:
         return sorted({line.sku for line in self.lines})
 
+    def reserved(self) -> dict[str, dict[str, int]]:
+        """What this order reserved: SKU -> warehouse -> quantity, summed over its lines' allocations."""
+        per_sku: dict[str, dict[str, int]] = {}
+        for line in self.lines:
+            parts = per_sku.setdefault(line.sku, {})
+            for allocation in line.allocations:
+                parts[allocation.warehouse] = parts.get(allocation.warehouse, 0) + allocation.quantity
+        return per_sku
+
     def to_snapshot(self) -> dict[str, Any]:
         return {
             "order_id": self.order_id,
@@ -183,16 +192,21 @@ def add_line(
 def cancel(
     command: CancelOrder, order: Order | None, inventories: dict[str, inv.Inventory | None]
 ) -> tuple[list[EventPayload], dict[str, list[EventPayload]]]:
-    _open(order, command.order_id, "cancelled")
-    releases = {sku: inv.release(stock, command.order_id) for sku, stock in inventories.items() if stock}
+    current = _open(order, command.order_id, "cancelled")
+    releases = {
+        sku: inv.release(inventories.get(sku), sku, command.order_id, parts)
+        for sku, parts in current.reserved().items()
+    }
     return [OrderCancelled(order_id=command.order_id, reason=command.reason)], releases
 
 
 def ship(
     command: ShipOrder, order: Order | None, inventories: dict[str, inv.Inventory | None]
 ) -> tuple[list[EventPayload], dict[str, list[EventPayload]]]:
-    _open(order, command.order_id, "shipped")
-    shipments = {sku: inv.ship(stock, command.order_id) for sku, stock in inventories.items() if stock}
+    current = _open(order, command.order_id, "shipped")
+    shipments = {
+        sku: inv.ship(inventories.get(sku), sku, command.order_id, parts) for sku, parts in current.reserved().items()
+    }
     return [
         OrderShipped(order_id=command.order_id, carrier=command.carrier, tracking_number=command.tracking_number)
     ], shipments
