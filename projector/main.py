@@ -24,6 +24,7 @@ from projector.projections import inventory as inventory_projection
 from projector.projections import orders as orders_projection
 from projector.projections import products as products_projection
 from projector.settings import ProjectorSettings
+from shared import worker
 from shared.elastic import elasticsearch_client as new_elasticsearch_client
 from shared.logging import configure_logging
 from shared.messaging import parked_queue_name, queue_name
@@ -119,18 +120,18 @@ def main(argv: list[str] | None = None) -> None:
     if args.projections:
         settings.projections = ",".join(args.projections)
     if args.command == "run":
-        asyncio.run(run(settings))
+        worker.run(run(settings))
     elif args.command == "status":
-        raise SystemExit(asyncio.run(status(settings)))
+        raise SystemExit(worker.run(status(settings)))
     elif args.command == "verify":
         from projector.verify import verify
 
-        raise SystemExit(asyncio.run(verify(settings, selected(settings))))
+        raise SystemExit(worker.run(verify(settings, selected(settings))))
     elif args.command == "rebuild":
         from projector.rebuild import rebuild
 
-        raise SystemExit(asyncio.run(rebuild(settings, selected(settings)[0])))
+        raise SystemExit(worker.run(rebuild(settings, selected(settings)[0])))
     else:
         from projector.parked import replay_parked
 
-        raise SystemExit(asyncio.run(replay_parked(settings, selected(settings))))
+        raise SystemExit(worker.run(replay_parked(settings, selected(settings))))

@@ -27,6 +27,7 @@ import asyncpg
 import orjson
 from prometheus_client import Counter, Gauge, Histogram
 
+from shared import worker
 from shared.events.envelope import PositionMarker
 from shared.logging import configure_logging
 from shared.messaging import POSITION_ROUTING_KEY, declare_topology, routing_key
@@ -248,7 +249,7 @@ async def main_async(settings: RelaySettings) -> None:
 def main() -> None:
     settings = RelaySettings()
     configure_logging(settings.log_level)
-    asyncio.run(main_async(settings))
+    worker.run(main_async(settings))
 
 
 if __name__ == "__main__":
