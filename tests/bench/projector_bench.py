@@ -19,7 +19,7 @@ them (tests/platform.py); everything is removed at the end. With --write-url, --
      every acknowledged order the time until each projection had applied / made searchable its position is known;
    - `sample-rate` times a second, a probe receipt (+1 on a random SKU) and then GET /products/{sku} with
      `min_position` = its position (wait_ms 10000): command acknowledged -> answer that reflects it ("time to
-     not-stale"; the search API waits for the applied position and refreshes the index itself).
+     not-stale"; the search API waits until the projections have made the position searchable).
 3. Drain: how long until every projection has applied the last write and its queue is empty.
 With --profile, py-spy samples the projector (record, raw, --nonblocking) for --profile-seconds in the middle of the
 load, and the hottest functions are listed.
@@ -164,24 +164,29 @@ async def positions(es: httpx.AsyncClient, target: Target) -> dict[str, tuple[in
     return found
 
 
-STATS = (
-    ("refresh", "total", "total_time_in_millis"),
-    ("indexing", "index_total", "index_time_in_millis"),
-    ("get", "total", "time_in_millis"),
-    ("search", "query_total", "query_time_in_millis"),
+STATS = (  # label, section of the index stats, operations counter, milliseconds counter
+    ("refresh", "refresh", "total", "total_time_in_millis"),
+    ("indexing", "indexing", "index_total", "index_time_in_millis"),
+    # time indexing was held back because merges fell behind (per indexed document)
+    ("throttled", "indexing", "index_total", "throttle_time_in_millis"),
+    ("merge", "merges", "total", "total_time_in_millis"),
+    ("get", "get", "total", "time_in_millis"),
+    ("search", "search", "query_total", "query_time_in_millis"),
 )
 
 
 async def index_stats(es: httpx.AsyncClient, target: Target) -> dict[str, dict[str, tuple[int, int]]]:
     """Elasticsearch's own account per projection index: kind -> (operations, milliseconds spent)."""
-    response = await es.get(f"/{target.es_prefix}*/_stats/refresh,indexing,get,search")
+    response = await es.get(f"/{target.es_prefix}*/_stats/refresh,indexing,merge,get,search")
     response.raise_for_status()
     out: dict[str, dict[str, tuple[int, int]]] = {}
     for index, stats in response.json()["indices"].items():
         name = next((p for p in PROJECTIONS if index.startswith(f"{target.es_prefix}{p}-v")), None)
         if name is not None:
             total = stats["total"]
-            out[name] = {kind: (int(total[kind][count]), int(total[kind][ms])) for kind, count, ms in STATS}
+            out[name] = {
+                label: (int(total[section][count]), int(total[section][ms])) for label, section, count, ms in STATS
+            }
     return out
 
 
