@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest
@@ -392,3 +392,34 @@ async def test_an_event_held_back_by_a_transaction_without_events_is_published_s
     await tap.wait_until(lambda t: events[0].event_id in t.event_ids(), 12, "the event once released")
     latency = next(d.at for d in tap.events() if d.event_id == events[0].event_id) - released_at
     assert latency < 1.0, f"published {latency:.2f} s after the holding transaction ended (poll interval 5 s)"
+
+
+async def test_the_has_unread_check_stays_on_the_index_under_a_generic_plan(
+    store: PostgresEventStore, pg_pool: asyncpg.Pool
+) -> None:
+    """The relay runs HAS_UNREAD after every batch that was not full and every poll: a plan that scans the table
+    costs in proportion to everything ever written. asyncpg prepares it, so PostgreSQL may pick a generic plan."""
+    from write_api.relay import HAS_UNREAD
+
+    for n in range(20):
+        await store.append([StreamAppend(f"product-plan-{n}", "product", 0, probe_events(50))])
+    async with pg_pool.acquire() as conn:
+        await conn.execute("ANALYZE events")
+        async with conn.transaction():
+            await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            statement = await conn.prepare(HAS_UNREAD)
+            plan = await statement.explain("0", 0)
+            assert await statement.fetchval("0", 0)
+            last = await conn.fetchrow(
+                "SELECT transaction_id::text AS t, global_position AS g FROM events "
+                "ORDER BY transaction_id DESC, global_position DESC LIMIT 1"
+            )
+            assert last is not None
+            assert not await statement.fetchval(last["t"], last["g"])  # nothing after the last event
+
+    def node_types(node: dict[str, Any]) -> list[str]:
+        return [node["Node Type"], *(t for child in node.get("Plans", []) for t in node_types(child))]
+
+    types = node_types(plan[0]["Plan"])
+    assert "Seq Scan" not in types, f"HAS_UNREAD scans the table: {types}"
+    assert any(t.startswith("Index") for t in types), types
