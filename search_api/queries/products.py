@@ -76,12 +76,14 @@ FUZZY_FIELDS = ["name.plain^2", "brand.text^3", "attributes_text", "description"
 FUZZINESS = "AUTO:4,8"
 
 
-def _fuzzy_match(text: str, boost: float) -> dict[str, Any]:
-    """What a text recalls: its words as typed in any text field, or with typos in FUZZY_FIELDS."""
+def _recall(text: str, weight: float) -> dict[str, Any]:
+    """What a text recalls, and how it scores: its words as typed in any text field (weight 1 + FUZZY_WEIGHT: they
+    both recall and rank), or with typos in FUZZY_FIELDS (FUZZY_WEIGHT). One clause for the words: Elasticsearch
+    would evaluate a second, identical one in the ranking clauses all over again."""
     return {
         "bool": {
             "should": [
-                _words(text, boost),
+                _words(text, (1.0 + FUZZY_WEIGHT) * weight),
                 {
                     "multi_match": {
                         "query": text,
@@ -91,7 +93,7 @@ def _fuzzy_match(text: str, boost: float) -> dict[str, Any]:
                         "prefix_length": 1,
                         "max_expansions": FUZZY_EXPANSIONS,
                         "minimum_should_match": MINIMUM_SHOULD_MATCH,
-                        "boost": boost,
+                        "boost": FUZZY_WEIGHT * weight,
                     }
                 },
             ]
@@ -111,11 +113,8 @@ def _words(text: str, boost: float) -> dict[str, Any]:
     }
 
 
-def _exact_match(text: str, boost: float) -> list[dict[str, Any]]:
-    return [
-        _words(text, boost),
-        {"match_phrase": {"name": {"query": text, "boost": NAME_PHRASE_WEIGHT * boost}}},
-    ]
+def _name_phrase(text: str, weight: float) -> dict[str, Any]:
+    return {"match_phrase": {"name": {"query": text, "boost": NAME_PHRASE_WEIGHT * weight}}}
 
 
 def _catalogue_category(text: str) -> dict[str, Any]:
@@ -131,22 +130,22 @@ def _catalogue_category(text: str) -> dict[str, Any]:
 def text_query(q: str, synonyms: Callable[[str], list[str]] = alternatives) -> dict[str, Any]:
     """Products matching the shopper's text (typos tolerated), best first.
 
-    `must` decides what matches: the text with fuzziness (and, if `synonyms` knows other wordings of it, any of those
-    wordings). `should` ranks: the same words without fuzziness, the name phrase, the model number, and a product
-    type from the catalogue that matches the text; alternative wordings count SYNONYM_WEIGHT as much. The user's
-    text only ever appears as the value of match-type clauses.
+    `must` decides what matches and gives the text's own score: the words as typed or with typos (and, if `synonyms`
+    knows other wordings of it, any of those wordings), see _recall. `should` adds to the score: the name phrase, the
+    model number, and a product type from the catalogue that matches the text. Alternative wordings count
+    SYNONYM_WEIGHT as much. The user's text only ever appears as the value of match-type clauses.
     """
     wordings = synonyms(q)
-    recall = _fuzzy_match(q, FUZZY_WEIGHT)
+    recall = _recall(q, 1.0)
     if wordings:
-        recall = {"bool": {"should": [recall, *(_fuzzy_match(w, FUZZY_WEIGHT * SYNONYM_WEIGHT) for w in wordings)]}}
+        recall = {"bool": {"should": [recall, *(_recall(w, SYNONYM_WEIGHT) for w in wordings)]}}
     ranking = [
-        *_exact_match(q, 1.0),
+        _name_phrase(q, 1.0),
         {"term": {"model": {"value": q.strip().lower(), "boost": MODEL_WEIGHT}}},
         _catalogue_category(q),
     ]
     for wording in wordings:
-        ranking += [*_exact_match(wording, SYNONYM_WEIGHT), _catalogue_category(wording)]
+        ranking += [_name_phrase(wording, SYNONYM_WEIGHT), _catalogue_category(wording)]
     return {"bool": {"must": [recall], "should": ranking}}
 
 

@@ -216,3 +216,18 @@ def test_suggest_body() -> None:
     assert completion["size"] == 5 and completion["field"] == "suggest"
     assert "fuzzy" in completion
     assert "query_string" not in json.dumps(body)
+
+
+def test_the_words_as_typed_are_one_clause_that_both_recalls_and_ranks() -> None:
+    from search_api.queries.products import FUZZY_WEIGHT, text_query
+
+    body = text_query("usb cable", synonyms=lambda _: [])
+    unfuzzy = [
+        node["multi_match"]
+        for _, node in walk(body)
+        if isinstance(node, dict) and "multi_match" in node and "fuzziness" not in node["multi_match"]
+    ]
+    # Elasticsearch would score a second identical clause all over again: one, weighted for both of its jobs.
+    assert len(unfuzzy) == 1
+    assert unfuzzy[0]["boost"] == pytest.approx(1.0 + FUZZY_WEIGHT)
+    assert [c for c in body["bool"]["should"] if "multi_match" in c] == []
