@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,32 @@ def new_index_name(prefix: str, projection: Projection) -> str:
     return f"{alias_name(prefix, projection)}-v{MAPPING_VERSIONS[projection]}-{int(time.time() * 1000)}"
 
 
+def mapping_version_of(index: str) -> int | None:
+    """The mapping version in an index name made by new_index_name (None for any other name)."""
+    match = re.fullmatch(r".*-v(\d+)-\d+", index)
+    return int(match.group(1)) if match else None
+
+
+def outdated_mapping(index: str, projection: Projection) -> str | None:
+    """A warning when the index behind a projection's alias was made from an older mapping than this code's."""
+    version, wanted = mapping_version_of(index), MAPPING_VERSIONS[projection]
+    if version is None or version >= wanted:
+        return None
+    return (
+        f"index {index} has mapping version {version}, this code expects {wanted}: "
+        f"run `python -m projector rebuild {projection.value}`"
+    )
+
+
+async def outdated_index(es: AsyncElasticsearch, prefix: str, projection: Projection) -> str | None:
+    """outdated_mapping of the index behind the projection's alias (None if there is none yet)."""
+    try:
+        found = await es.indices.get_alias(name=alias_name(prefix, projection))
+    except NotFoundError:
+        return None
+    return outdated_mapping(str(next(iter(found.body))), projection)
+
+
 async def create_index(es: AsyncElasticsearch, name: str, projection: Projection, replicas: int) -> None:
     body = load_mapping(projection, MAPPING_VERSIONS[projection], replicas)
     await es.indices.create(index=name, settings=body["settings"], mappings=body["mappings"])
@@ -39,7 +66,10 @@ async def ensure_alias(es: AsyncElasticsearch, prefix: str, projection: Projecti
     alias = alias_name(prefix, projection)
     try:
         found = await es.indices.get_alias(name=alias)
-        return str(next(iter(found.body)))
+        index = str(next(iter(found.body)))
+        if warning := outdated_mapping(index, projection):
+            log.warning(warning)
+        return index
     except NotFoundError:
         pass
     name = new_index_name(prefix, projection)

@@ -18,7 +18,7 @@ import aio_pika
 from elasticsearch import AsyncElasticsearch
 
 from projector.consumer import ProjectionWorker
-from projector.elastic import read_position
+from projector.elastic import outdated_index, read_position
 from projector.projections import ProjectionSpec
 from projector.projections import inventory as inventory_projection
 from projector.projections import orders as orders_projection
@@ -95,7 +95,10 @@ async def status(settings: ProjectorSettings) -> int:
                 ).declaration_result.message_count or 0
             except aio_pika.exceptions.ChannelClosed:
                 channel = await connection.channel()
-            sys.stdout.write(f"{spec.projection.value}: position {position}, waiting {waiting}, parked {parked}\n")
+            line = f"{spec.projection.value}: position {position}, waiting {waiting}, parked {parked}"
+            if warning := await outdated_index(es, settings.elasticsearch_prefix, spec.projection):
+                line += f" ({warning})"
+            sys.stdout.write(line + "\n")
     finally:
         await connection.close()
         await es.close()

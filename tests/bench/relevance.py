@@ -3,7 +3,7 @@
     .venv/bin/python tests/bench/relevance.py [--es-url URL] [--seed 7] [--keep] [--reuse PREFIX]
 
 Self-contained: under a prefix of its own (`relbench-<random>-`) it creates the products index from
-infra/elasticsearch/products.v2.json behind its alias (projector.elastic.create_index), and fills it through the real
+infra/elasticsearch/products.v<N>.json behind its alias (projector.elastic.create_index), and fills it through the real
 projection code without running the pipeline: each Chorus record becomes a product (write_api.demo.chorus_to_product),
 a synthetic ProductRegistered envelope, and a document (projector.projections.products.apply); a seeded ~90% of the
 products then receive stock (apply_stock of a StockReceived), so `in_stock` varies as in the shop. Beside it, a

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from search_api.cursor import Cursor, decode, encode, next_cursor, paged_body
 from search_api.queries.products import SORTS, ProductSearch, build_search, build_suggest
+from shared.read_models import MAPPING_VERSIONS, Projection
 from shared.web import ApiError
+
+ROOT = Path(__file__).resolve().parents[2]
 
 BRAND = {"terms": {"brand": ["Acme", "Globex"]}}
 CATEGORY = {"terms": {"category": ["Cables"]}}
@@ -158,10 +162,17 @@ def test_text_query_searches_name_above_description() -> None:
 
     assert weights(words)["name"] > weights(words)["description"]
     assert "fuzziness" not in words
-    # Typos tolerated in the name, the brand, the attributes and the description, the name above the description.
-    assert set(weights(typos)) == {"name.plain", "brand.text", "attributes_text", "description"}
-    assert weights(typos)["name.plain"] > weights(typos)["description"]
-    assert typos["fuzziness"] == "AUTO:4,8"
+    # Typos tolerated in one field that holds the name, the brand, the attributes and the description.
+    assert set(weights(typos)) == {"typo_text"}
+    assert typos["fuzziness"] == "AUTO:4,99"  # one edit from 4 letters
+
+
+def test_the_typo_field_holds_the_unstemmed_words_of_every_searched_text_field() -> None:
+    mapping_file = ROOT / "infra" / "elasticsearch" / f"products.v{MAPPING_VERSIONS[Projection.PRODUCTS]}.json"
+    properties = json.loads(mapping_file.read_text())["mappings"]["properties"]
+    copied = {name for name, spec in properties.items() if spec.get("copy_to") in ("typo_text", ["typo_text"])}
+    assert copied == {"name", "brand", "attributes_text", "description"}
+    assert properties["typo_text"]["analyzer"] == "text_plain"  # a misspelt word is not stemmed either
 
 
 def test_no_text_means_no_must_clause() -> None:

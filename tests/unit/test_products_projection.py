@@ -24,6 +24,7 @@ from shared.events.payloads import (
     ProductPriceChanged,
     ProductRegistered,
 )
+from shared.read_models import MAPPING_VERSIONS, Projection
 
 SKU = "SKU-1"
 STREAM = f"product-{SKU}"
@@ -397,7 +398,8 @@ def test_fold_keeps_the_highest_position() -> None:
 
 # ------------------------------------------------------------------------------------------- fits the index mapping
 def test_documents_fit_the_strict_index_mapping() -> None:
-    mapping_file = Path(__file__).resolve().parents[2] / "infra" / "elasticsearch" / "products.v2.json"
+    mappings = Path(__file__).resolve().parents[2] / "infra" / "elasticsearch"
+    mapping_file = mappings / f"products.v{MAPPING_VERSIONS[Projection.PRODUCTS]}.json"
     properties = json.loads(mapping_file.read_text())["mappings"]["properties"]
     doc, _ = fold(
         SPEC,
