@@ -15,9 +15,11 @@ from shared.auth import parse_api_keys
 from shared.elastic import elasticsearch_client
 from shared.logging import configure_logging
 from shared.web import (
+    NO_TELEMETRY,
     JSONResponse,
     elasticsearch_answers,
     error_response,
+    freeze_startup_objects,
     install_error_handlers,
     install_metrics_middleware,
     ops_router,
@@ -37,12 +39,13 @@ def create_app(settings: SearchApiSettings | None = None) -> FastAPI:
         app.state.es = es
         app.state.settings = settings
         app.state.keyring = keyring
+        freeze_startup_objects()
         try:
             yield
         finally:
             await es.close()
 
-    app = FastAPI(title="Search API", version="1", lifespan=lifespan)
+    app = FastAPI(title="Search API", version="1", lifespan=lifespan, telemetry=NO_TELEMETRY)
 
     async def ready() -> dict[str, bool]:
         return {"elasticsearch": await elasticsearch_answers(app.state.es)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -11,6 +12,7 @@ import orjson
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse as StarletteJSONResponse
+from fastapi.telemetry import TelemetryConfig
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -108,6 +110,20 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_unexpected)
+
+
+# FastAPI's native OpenTelemetry support asks the global OpenTelemetry providers on every request whether any is
+# configured (a few environment lookups each time). The platform exports Prometheus metrics and ships no
+# OpenTelemetry SDK, so the apps turn it off.
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+
+
+def freeze_startup_objects() -> None:
+    """Moves everything alive once a server has started (modules, routes, models, clients) out of the garbage
+    collector's reach. A full collection otherwise walks all of it again: 54 ms in the search API under load, a pause
+    every request in flight waits out. Objects made later are collected as usual."""
+    gc.collect()
+    gc.freeze()
 
 
 class RequestMetrics:

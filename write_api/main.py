@@ -13,7 +13,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import parse_api_keys
 from shared.logging import configure_logging
-from shared.web import JSONResponse, error_response, install_error_handlers, install_metrics_middleware, ops_router
+from shared.web import (
+    NO_TELEMETRY,
+    JSONResponse,
+    error_response,
+    freeze_startup_objects,
+    install_error_handlers,
+    install_metrics_middleware,
+    ops_router,
+)
 from write_api.event_store.store import PostgresEventStore, create_pool
 from write_api.handlers import StreamLocks
 from write_api.routes import inventory, orders, products
@@ -90,13 +98,14 @@ def create_app(settings: WriteApiSettings | None = None) -> FastAPI:
         app.state.store = PostgresEventStore(pool)
         app.state.keyring = keyring
         app.state.locks = StreamLocks()
+        freeze_startup_objects()
         try:
             yield
         finally:
             await pool.close()
 
     # Clients that forget `Content-Type: application/json` still send JSON; accept it.
-    app = FastAPI(title="Write API", version="1", lifespan=lifespan, strict_content_type=False)
+    app = FastAPI(title="Write API", version="1", lifespan=lifespan, telemetry=NO_TELEMETRY, strict_content_type=False)
 
     async def ready() -> dict[str, bool]:
         try:
