@@ -74,7 +74,7 @@ FUZZY_EXPANSIONS = 10  # terms a misspelt word may stand for (Elasticsearch's de
 # lower on the judgments (nDCG@10 0.678 against 0.687; better on one of the six misspelt queries, worse on one).
 FUZZY_FIELDS = ["typo_text"]
 # No edit for words under 4 letters, one from 4 (a swap of two adjacent letters counts as one). Two edits from 8
-# letters (AUTO:4,8) made the query take 1.5 times as long and ranked no better ("hedphones" worse); "AUTO" itself
+# letters (AUTO:4,8) made the query take 1.1-1.7 times as long and ranked no better ("hedphones" worse); "AUTO" itself
 # allows one edit from 3 letters: many candidates for short words.
 FUZZINESS = "AUTO:4,99"
 
