@@ -4,10 +4,10 @@ PY := .venv/bin/python
 WRITE_API_URL ?= http://127.0.0.1:8001
 SEARCH_API_URL ?= http://127.0.0.1:8002
 
-.PHONY: up down test lint services venv migrate platform demo status logs clean bench-write check-compose
+.PHONY: up down test lint services venv migrate platform upgrade demo status logs clean bench-write check-compose
 
 ## up: install and start PostgreSQL, RabbitMQ, Elasticsearch and the four processes, load the demo catalogue
-up: services venv migrate platform demo
+up: services venv migrate platform upgrade demo
 	@echo
 	@echo "Write API   $(WRITE_API_URL)/docs"
 	@echo "Search API  $(SEARCH_API_URL)/docs   e.g. curl '$(SEARCH_API_URL)/products/search?q=hdmi+cable'"
@@ -41,6 +41,10 @@ migrate: venv
 
 platform: venv
 	bash infra/platform.sh start
+
+## upgrade: rebuild any read-model index made from an older mapping version than the code's (else nothing)
+upgrade: venv
+	$(PY) -m projector upgrade
 
 demo: venv
 	$(PY) -m write_api.seed --write-url $(WRITE_API_URL)

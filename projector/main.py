@@ -4,6 +4,7 @@ python -m projector run       # consume and project (all projections, or PROJECT
 python -m projector status    # position and lag of each projection, parked messages
 python -m projector verify [projection...]         # compare the indices with the event store (exit 1 on a difference)
 python -m projector rebuild <projection>           # rebuild an index from the event store, swap the alias
+python -m projector upgrade [projection...]        # rebuild those whose index is from an older mapping version
 python -m projector replay-parked [projection...]  # move parked messages back to their projection's queue
 """
 
@@ -105,13 +106,34 @@ async def status(settings: ProjectorSettings) -> int:
     return 0
 
 
+async def upgrade(settings: ProjectorSettings) -> int:
+    """Rebuilds each selected projection whose index was made from an older mapping than this code's; nothing else."""
+    from projector.rebuild import rebuild
+
+    es = elasticsearch_client(settings)
+    try:
+        outdated = [
+            spec
+            for spec in selected(settings)
+            if await outdated_index(es, settings.elasticsearch_prefix, spec.projection)
+        ]
+    finally:
+        await es.close()
+    if not outdated:
+        sys.stdout.write("every index is made from its current mapping; nothing to rebuild\n")
+    for spec in outdated:
+        if code := await rebuild(settings, spec):
+            return code
+    return 0
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m projector")
-    parser.add_argument("command", choices=["run", "status", "verify", "rebuild", "replay-parked"])
+    parser.add_argument("command", choices=["run", "status", "verify", "rebuild", "upgrade", "replay-parked"])
     parser.add_argument(
         "projections",
         nargs="*",
-        help="status, verify, replay-parked: which projections (default: PROJECTIONS); rebuild: exactly one",
+        help="status, verify, upgrade, replay-parked: which projections (default: PROJECTIONS); rebuild: exactly one",
     )
     args = parser.parse_args(argv)
     settings = ProjectorSettings()
@@ -130,6 +152,8 @@ def main(argv: list[str] | None = None) -> None:
         from projector.verify import verify
 
         raise SystemExit(worker.run(verify(settings, selected(settings))))
+    elif args.command == "upgrade":
+        raise SystemExit(worker.run(upgrade(settings)))
     elif args.command == "rebuild":
         from projector.rebuild import rebuild
 

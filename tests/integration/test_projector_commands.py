@@ -36,9 +36,10 @@ import pytest
 import pytest_asyncio
 from elasticsearch import AsyncElasticsearch
 
+from projector.elastic import create_index, mapping_version_of
 from shared.messaging import EXCHANGE, parked_queue_name, prefixed
 from shared.messaging import queue_name as qname
-from shared.read_models import Projection, alias_name, positions_index
+from shared.read_models import MAPPING_VERSIONS, Projection, alias_name, positions_index
 from tests.conftest import Namespace, _with_database, delete_broker_objects
 from tests.platform import KEYS, Platform, free_port, platform_env, projector_cli
 
@@ -342,6 +343,38 @@ async def test_rebuild_under_load_keeps_search_answering_and_loses_nothing(comma
     )
     assert found.status_code == 200 and "X-Consistency" not in found.headers, found.text
     assert [i["sku"] for i in found.json()["items"]] == [f"A-{word}"]
+
+
+async def test_upgrade_rebuilds_an_index_made_from_an_older_mapping_and_nothing_else(commands: Commands) -> None:
+    code, out = await commands.cli("upgrade")
+    assert code == 0 and "nothing to rebuild" in out, out
+    word = f"zu{secrets.token_hex(3)}"
+    await commands.write("POST", "/products", "catalog", product(f"U-{word}", 1, word), 201)
+    await commands.wait_caught_up()
+    # The products alias now points at an (empty) index whose name says mapping version 1, as after an upgrade of
+    # the code whose mapping version went up.
+    alias = commands.alias("products")
+    current = next(iter((await commands.es.indices.get_alias(name=alias)).body))
+    outdated = f"{alias}-v1-{int(time.time() * 1000)}"
+    await create_index(commands.es, outdated, Projection.PRODUCTS, 0)
+    await commands.es.indices.update_aliases(
+        actions=[{"remove": {"index": current, "alias": alias}}, {"add": {"index": outdated, "alias": alias}}]
+    )
+    await commands.es.indices.delete(index=current)
+    code, out = await commands.cli("status", "products")
+    assert code == 0 and f"index {outdated} has mapping version 1" in out and "rebuild products" in out, out
+
+    code, out = await commands.cli("upgrade")
+    assert code == 0, out
+    assert f"products: alias {alias} -> " in out and "inventory: alias" not in out and "orders: alias" not in out, out
+    rebuilt = next(iter((await commands.es.indices.get_alias(name=alias)).body))
+    assert mapping_version_of(rebuilt) == MAPPING_VERSIONS[Projection.PRODUCTS]
+    code, verified = await commands.cli("verify", "products")
+    assert code == 0, verified
+    found = await commands.http.get(
+        f"{commands.platform.search_url}/products/search", params={"q": word, "min_position": commands.last_position}
+    )
+    assert [i["sku"] for i in found.json()["items"]] == [f"U-{word}"], found.text
 
 
 async def _parked_total(commands: Commands, projection: str) -> float:
