@@ -12,7 +12,8 @@ class Projection(StrEnum):
 
 
 # The mapping version each projection's index is created from (infra/elasticsearch/<name>.v<N>.json).
-# Bumping it and running `python -m projector rebuild <name>` moves the alias to a new index.
+# Bumping it and running `python -m projector rebuild <name>` (or `upgrade`, which `make up` runs) moves the alias to
+# a new index.
 MAPPING_VERSIONS: dict[Projection, int] = {
     Projection.PRODUCTS: 3,
     Projection.INVENTORY: 2,

@@ -70,8 +70,9 @@ class ProductSearch:
 FUZZY_EXPANSIONS = 10  # terms a misspelt word may stand for (Elasticsearch's default is 50)
 # Typos are looked for in one field, `typo_text`: the unstemmed words of the name, brand, attributes and description
 # (copy_to in the mapping, products.v3.json). A fuzzy term intersects its automaton with each field's term
-# dictionary: over those four fields themselves the query took twice as long (tests/bench/query_cost.py) and ranked
-# lower on the judgments (nDCG@10 0.678 against 0.687; better on one of the six misspelt queries, worse on one).
+# dictionary: the previous query, typos in those four fields themselves with two edits from 8 letters, took twice as
+# long (tests/bench/query_cost.py) and ranked lower on the judgments (nDCG@10 0.678 against 0.687; of the six
+# misspelt check queries, one ranks better now and two worse).
 FUZZY_FIELDS = ["typo_text"]
 # No edit for words under 4 letters, one from 4 (a swap of two adjacent letters counts as one). Two edits from 8
 # letters (AUTO:4,8) made the query take 1.1-1.7 times as long and ranked no better ("hedphones" worse); "AUTO" itself
