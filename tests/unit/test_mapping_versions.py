@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from projector.elastic import MAPPINGS_DIR, mapping_version_of, new_index_name, outdated_mapping
+from projector.elastic import load_mapping, mapping_version_of, new_index_name, outdated_mapping
 from shared.read_models import MAPPING_VERSIONS, Projection
 
 
@@ -19,7 +17,7 @@ def test_new_index_names_carry_the_current_mapping_version(projection: Projectio
 
 @pytest.mark.parametrize("projection", list(Projection))
 def test_every_current_mapping_file_exists_and_parses(projection: Projection) -> None:
-    body = json.loads((MAPPINGS_DIR / f"{projection.value}.v{MAPPING_VERSIONS[projection]}.json").read_text())
+    body = load_mapping(projection, MAPPING_VERSIONS[projection])
     assert body["mappings"]["dynamic"] == "strict"
 
 

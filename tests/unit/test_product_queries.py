@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from projector.elastic import load_mapping
 from search_api.cursor import Cursor, decode, encode, next_cursor, paged_body
 from search_api.queries.products import SORTS, ProductSearch, build_search, build_suggest
 from shared.read_models import MAPPING_VERSIONS, Projection
 from shared.web import ApiError
-
-ROOT = Path(__file__).resolve().parents[2]
 
 BRAND = {"terms": {"brand": ["Acme", "Globex"]}}
 CATEGORY = {"terms": {"category": ["Cables"]}}
@@ -168,8 +166,7 @@ def test_text_query_searches_name_above_description() -> None:
 
 
 def test_the_typo_field_holds_the_unstemmed_words_of_every_searched_text_field() -> None:
-    mapping_file = ROOT / "infra" / "elasticsearch" / f"products.v{MAPPING_VERSIONS[Projection.PRODUCTS]}.json"
-    properties = json.loads(mapping_file.read_text())["mappings"]["properties"]
+    properties = load_mapping(Projection.PRODUCTS, MAPPING_VERSIONS[Projection.PRODUCTS])["mappings"]["properties"]
     copied = {name for name, spec in properties.items() if spec.get("copy_to") in ("typo_text", ["typo_text"])}
     assert copied == {"name", "brand", "attributes_text", "description"}
     assert properties["typo_text"]["analyzer"] == "text_plain"  # a misspelt word is not stemmed either

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from projector.elastic import load_mapping
 from projector.engine import BatchResult, fold
 from projector.projections import Document
 from projector.projections.products import SPEC, apply, derive_category, document_id, strip_html
@@ -398,9 +397,7 @@ def test_fold_keeps_the_highest_position() -> None:
 
 # ------------------------------------------------------------------------------------------- fits the index mapping
 def test_documents_fit_the_strict_index_mapping() -> None:
-    mappings = Path(__file__).resolve().parents[2] / "infra" / "elasticsearch"
-    mapping_file = mappings / f"products.v{MAPPING_VERSIONS[Projection.PRODUCTS]}.json"
-    properties = json.loads(mapping_file.read_text())["mappings"]["properties"]
+    properties = load_mapping(Projection.PRODUCTS, MAPPING_VERSIONS[Projection.PRODUCTS])["mappings"]["properties"]
     doc, _ = fold(
         SPEC,
         None,
