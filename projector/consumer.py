@@ -21,7 +21,7 @@ from elasticsearch import AsyncElasticsearch
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import ValidationError
 
-from projector.elastic import ensure_alias, ensure_positions_index, read_position, record_position
+from projector.elastic import ensure_alias, ensure_positions_index, index_age_s, read_position, record_position
 from projector.engine import SearchVisibility, TransientError, apply_batch
 from projector.projections import ProjectionSpec
 from projector.settings import ProjectorSettings
@@ -93,11 +93,14 @@ class ProjectionWorker:
     async def _run_once(self, stop: asyncio.Event) -> None:
         prefix = self.settings.elasticsearch_prefix
         await ensure_positions_index(self.es, prefix)
-        await ensure_alias(self.es, prefix, self.spec.projection, self.settings.index_replicas)
+        behind, created = await ensure_alias(self.es, prefix, self.spec.projection, self.settings.index_replicas)
         # Read and write through the alias, so that a rebuild's alias swap redirects this worker at once.
         index = alias_name(prefix, self.spec.projection)
         self.position = self.visible_position = await read_position(self.es, prefix, self.spec.projection)
-        self.visibility = SearchVisibility()  # nothing known about refreshes from before
+        # Nothing known about refreshes from before; an index this worker did not create may be a rebuild's, swapped
+        # in moments ago and still being written.
+        age = None if created else await index_age_s(self.es, behind)
+        self.visibility = SearchVisibility(indices=[behind], index_age_s=age)
         APPLIED_POSITION.labels(self.name).set(self.position)
         connection = await aio_pika.connect(self.settings.rabbitmq_url)
         try:

@@ -61,15 +61,17 @@ async def create_index(es: AsyncElasticsearch, name: str, projection: Projection
     await es.indices.create(index=name, settings=body["settings"], mappings=body["mappings"])
 
 
-async def ensure_alias(es: AsyncElasticsearch, prefix: str, projection: Projection, replicas: int = 0) -> str:
-    """The index behind the projection's alias, creating both on first start."""
+async def ensure_alias(
+    es: AsyncElasticsearch, prefix: str, projection: Projection, replicas: int = 0
+) -> tuple[str, bool]:
+    """The index behind the projection's alias, creating both on first start; and whether it was created now."""
     alias = alias_name(prefix, projection)
     try:
         found = await es.indices.get_alias(name=alias)
         index = str(next(iter(found.body)))
         if warning := outdated_mapping(index, projection):
             log.warning(warning)
-        return index
+        return index, False
     except NotFoundError:
         pass
     name = new_index_name(prefix, projection)
@@ -80,7 +82,14 @@ async def ensure_alias(es: AsyncElasticsearch, prefix: str, projection: Projecti
         await es.indices.delete(index=name)
         raise
     log.info("created index %s behind alias %s", name, alias)
-    return name
+    return name, True
+
+
+async def index_age_s(es: AsyncElasticsearch, index: str) -> float:
+    """Seconds since the index was created (Elasticsearch's `index.creation_date`)."""
+    found = await es.indices.get_settings(index=index, name="index.creation_date")
+    created_ms = int(next(iter(found.body.values()))["settings"]["index"]["creation_date"])
+    return max(0.0, time.time() - created_ms / 1000)
 
 
 async def ensure_positions_index(es: AsyncElasticsearch, prefix: str) -> str:

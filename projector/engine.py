@@ -89,22 +89,33 @@ def fold(
     return doc, changed
 
 
+AFTER_SWAP_S = 60.0
+
+
 class SearchVisibility:
     """Whether a fan-out search may miss documents, i.e. whether it must refresh the index first.
 
     A refresh waits in Elasticsearch's refresh queue (one thread on a 2-core node), behind every other refresh: under
     load that cost the inventory projection most of each batch. A fan-out search can only miss documents created
-    since the index's last refresh, so the live consumer tracks that: it marks the creations it writes
-    (`created`) and clears the mark just before each of its refreshes (`refreshing`). Documents it did not write
+    since the index's last refresh, so the live consumer tracks that: it marks the creations it writes of documents
+    a fan-out may have to find (`created`; stock rows, not headers) and clears the mark just before each of its
+    refreshes (`refreshing`). Documents it did not write
     itself -- a rebuild writing its new index before and just after the alias swap -- are covered by refreshing on
     every fan-out for `after_swap_s` once the index behind the alias changes.
     """
 
-    def __init__(self, after_swap_s: float = 60.0) -> None:
+    def __init__(
+        self, after_swap_s: float = AFTER_SWAP_S, indices: list[str] | None = None, index_age_s: float | None = None
+    ) -> None:
+        """`indices`: what the alias pointed at when the consumer started; `index_age_s`: how old that index is, if
+        another process may have created it (a rebuild that swapped it in moments ago may still be writing it).
+        Without them, the first fan-out's reading of the alias counts as a swap."""
         self.after_swap_s = after_swap_s
         self.unrefreshed_creations = True
-        self.indices: list[str] | None = None
+        self.indices: list[str] | None = sorted(indices) if indices else None
         self.refresh_every_time_until = 0.0
+        if index_age_s is not None and index_age_s < after_swap_s:
+            self.refresh_every_time_until = time.monotonic() + after_swap_s - index_age_s
 
     def created(self) -> None:
         self.unrefreshed_creations = True
@@ -182,7 +193,10 @@ async def apply_batch(
         retry: dict[str, _Pending] = {}
         if operations:
             response = await es.bulk(operations=operations)
-            if visibility is not None and any(_created(item) for item in response["items"]):
+            if visibility is not None and any(
+                _created(item) and _fan_out_target(spec, doc_id)
+                for doc_id, item in zip(ids, response["items"], strict=True)
+            ):
                 visibility.created()
             if response.get("errors"):
                 for doc_id, item in zip(ids, response["items"], strict=True):
@@ -202,6 +216,13 @@ async def apply_batch(
             result.written += len(ids) - len(retry)
         todo = retry
     raise TransientError("documents kept conflicting with concurrent writers")
+
+
+def _fan_out_target(spec: ProjectionSpec, doc_id: str) -> bool:
+    """Whether a fan-out search may have to find this document: one derived from a context document (a stock row,
+    not the header its events fan out from, which is in the batch's groups already). Creating a header therefore
+    costs the next fan-out no refresh."""
+    return spec.fan_out is not None and (spec.context_id is None or spec.context_id(doc_id) is not None)
 
 
 def _created(item: dict[str, Any]) -> bool:

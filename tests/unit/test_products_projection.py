@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -10,8 +11,9 @@ from typing import Any
 import pytest
 
 from projector.elastic import load_mapping
-from projector.engine import BatchResult, fold
+from projector.engine import BatchResult, SearchVisibility, _fan_out_target, fold
 from projector.projections import Document
+from projector.projections.inventory import SPEC as INVENTORY
 from projector.projections.products import SPEC, apply, derive_category, document_id, strip_html
 from search_api.queries.products import build_suggest
 from shared.events.envelope import Envelope
@@ -417,3 +419,21 @@ def test_discontinued_products_are_not_suggested() -> None:
     doc = applied(registered(), ProductDiscontinued(sku=SKU))
     completion = build_suggest("acme")["suggest"]["products"]["completion"]
     assert not doc.get("suggest", {}).get("input") or "contexts" in completion
+
+
+def test_only_creations_a_fan_out_must_find_call_for_a_refresh() -> None:
+    """A fan-out search looks for stock rows; creating a header (or any products document) needs no refresh."""
+    assert _fan_out_target(INVENTORY, "SKU-1@ams")
+    assert not _fan_out_target(INVENTORY, "SKU-1")
+    assert not _fan_out_target(SPEC, "SKU-1")
+
+
+def test_a_consumer_start_is_no_swap_unless_the_index_is_new_and_someone_elses() -> None:
+    now = time.monotonic()
+    own = SearchVisibility(after_swap_s=60, indices=["inventory-v2-1"], index_age_s=None)
+    old = SearchVisibility(after_swap_s=60, indices=["inventory-v2-1"], index_age_s=3600)
+    fresh = SearchVisibility(after_swap_s=60, indices=["inventory-v2-1"], index_age_s=10)
+    assert own.refresh_every_time_until == 0 and own.indices == ["inventory-v2-1"]
+    assert old.refresh_every_time_until == 0
+    assert now + 49 <= fresh.refresh_every_time_until <= time.monotonic() + 50
+    assert own.unrefreshed_creations  # the first fan-out still refreshes: nothing is known from before
