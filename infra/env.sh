@@ -18,3 +18,23 @@ RABBITMQ_PORT="${RABBITMQ_PORT:-5672}"
 RABBITMQ_DIST_PORT="${RABBITMQ_DIST_PORT:-25672}"
 
 PY="${PY:-$PROJECT_DIR/.venv/bin/python}"
+
+# CPU priority of the read-side pipeline (Elasticsearch, RabbitMQ, relay, projector): a nice value, negative = higher
+# than the write API and PostgreSQL. On a machine that the writes saturate, the pipeline then gets the CPU it needs
+# and reads stay fresh, while writes slow down instead. 0 turns it off. See README "CPU priority".
+PIPELINE_NICE="${PIPELINE_NICE:--10}"
+
+pipeline_nice() { # the nice value a pipeline process may start with: negative ones only as root
+  if [ "$PIPELINE_NICE" -lt 0 ] && [ "$(id -u)" != 0 ]; then echo 0; else echo "$PIPELINE_NICE"; fi
+}
+
+prioritize() { # prioritize <name> <pid>: give the process's session (its autogroup) the pipeline's priority
+  # With the kernel's autogroup scheduling (sched_autogroup_enabled=1), CPU is shared between sessions first and
+  # a process's own nice only counts within its session; every PostgreSQL backend is a session of its own. So the
+  # session's nice (/proc/<pid>/autogroup) is set as well as the process's.
+  local name=$1 pid=$2 nice; nice=$(pipeline_nice)
+  [ "$nice" != 0 ] && [ -n "$pid" ] || return 0
+  if [ -w "/proc/$pid/autogroup" ] && echo "$nice" 2>/dev/null >"/proc/$pid/autogroup"; then
+    printf '[priority] %s (pid %s): session nice %s\n' "$name" "$pid" "$nice" >&2
+  fi
+}
