@@ -327,16 +327,24 @@ async def side_worker(target: Target, run: Run, skus: list[str], kind: str, rate
 async def probe(target: Target, run: Run, write: httpx.AsyncClient, search: httpx.AsyncClient, sku: str) -> None:
     """A receipt of 1, then GET /products/{sku} with its position: acknowledged -> answered fresh."""
     receipt = {"warehouse": "ams", "quantity": 1}
-    response = await write.post(
-        f"/inventory/{sku}/receipts", json=receipt, headers={"Authorization": KEYS["warehouse"]}
-    )
+    try:
+        response = await write.post(
+            f"/inventory/{sku}/receipts", json=receipt, headers={"Authorization": KEYS["warehouse"]}
+        )
+    except httpx.TransportError as exc:  # e.g. a keep-alive connection the server closed as it was reused
+        run.probes.append({"error": type(exc).__name__})
+        return
     acked = time.monotonic()
     if response.status_code != 200:
         run.probes.append({"error": response.status_code})
         return
     position = int(response.json()["position"])
     run.last_position = max(run.last_position, position)
-    answer = await search.get(f"/products/{sku}", params={"min_position": position, "wait_ms": 10000})
+    try:
+        answer = await search.get(f"/products/{sku}", params={"min_position": position, "wait_ms": 10000})
+    except httpx.TransportError as exc:
+        run.probes.append({"error": type(exc).__name__})
+        return
     run.probes.append(
         {
             "at": round(acked - run.started, 2),
