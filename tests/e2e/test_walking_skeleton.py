@@ -3,14 +3,16 @@ Elasticsearch -> search API."""
 
 from __future__ import annotations
 
+import os
 import secrets
+from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
 
 from tests.conftest import Namespace
-from tests.platform import KEYS, Platform
+from tests.platform import KEYS, PIPELINE, Platform
 
 pytestmark = pytest.mark.e2e
 
@@ -100,3 +102,18 @@ async def test_every_process_serves_health_readiness_and_metrics(platform: Platf
         assert "relay_position" in relay and "relay_lag_events" in relay
         projector = (await client.get(f"{platform.url('projector')}/metrics")).text
         assert 'projection_position{projection="products"}' in projector
+
+
+def test_the_read_side_pipeline_runs_at_its_cpu_priority(platform: Platform) -> None:
+    """README "CPU priority": the relay and the projector run at PIPELINE_NICE (negative values only as root), each in
+    a session of its own whose autogroup has the same nice; the APIs at normal priority, in sessions of their own."""
+    configured = int(os.environ.get("PIPELINE_NICE", "-10"))
+    expected = 0 if configured < 0 and os.geteuid() != 0 else configured
+    for name in ("relay", "projector", "write_api", "search_api"):
+        pid = platform.processes[name].pid
+        want = expected if name in PIPELINE else 0
+        assert os.getsid(pid) == pid, name
+        assert os.getpriority(os.PRIO_PROCESS, pid) == want, name
+        autogroup = Path(f"/proc/{pid}/autogroup")
+        if autogroup.exists():  # kernels built with autogroup scheduling
+            assert autogroup.read_text().split()[-1] == str(want), name
