@@ -25,14 +25,23 @@ PY="${PY:-$PROJECT_DIR/.venv/bin/python}"
 PIPELINE_NICE="${PIPELINE_NICE:--10}"
 
 pipeline_nice() { # the nice value a pipeline process may start with: negative ones only as root
-  if [ "$PIPELINE_NICE" -lt 0 ] && [ "$(id -u)" != 0 ]; then echo 0; else echo "$PIPELINE_NICE"; fi
+  if ! [[ "$PIPELINE_NICE" =~ ^-?[0-9]+$ ]] || [ "$PIPELINE_NICE" -lt -20 ] || [ "$PIPELINE_NICE" -gt 19 ]; then
+    printf '[priority] error: PIPELINE_NICE must be a whole number from -20 to 19, not "%s"\n' "$PIPELINE_NICE" >&2
+    return 1
+  fi
+  if [ "$PIPELINE_NICE" -lt 0 ] && [ "$(id -u)" != 0 ]; then
+    printf '[priority] PIPELINE_NICE=%s needs root; the pipeline runs at normal priority\n' "$PIPELINE_NICE" >&2
+    echo 0
+  else
+    echo "$PIPELINE_NICE"
+  fi
 }
 
-prioritize() { # prioritize <name> <pid>: give the process's session (its autogroup) the pipeline's priority
+prioritize() { # prioritize <name> <pid> <nice>: give the process's session (its autogroup) that nice
   # With the kernel's autogroup scheduling (sched_autogroup_enabled=1), CPU is shared between sessions first and
   # a process's own nice only counts within its session; every PostgreSQL backend is a session of its own. So the
   # session's nice (/proc/<pid>/autogroup) is set as well as the process's.
-  local name=$1 pid=$2 nice; nice=$(pipeline_nice)
+  local name=$1 pid=$2 nice=$3
   [ "$nice" != 0 ] && [ -n "$pid" ] || return 0
   if [ -w "/proc/$pid/autogroup" ] && echo "$nice" 2>/dev/null >"/proc/$pid/autogroup"; then
     printf '[priority] %s (pid %s): session nice %s\n' "$name" "$pid" "$nice" >&2

@@ -39,15 +39,16 @@ declare -A READY=(
 ORDER=(write_api relay projector search_api)
 
 start() {
-  local name
+  local name pipeline
+  pipeline=$(pipeline_nice) || exit 1
   for name in "${ORDER[@]}"; do
     if alive "$(pid_of "$name")"; then log "$name already running (pid $(pid_of "$name"))"; continue; fi
     local nice=0
-    case "$name" in relay|projector) nice=$(pipeline_nice) ;; esac  # the read-side pipeline: see env.sh
+    case "$name" in relay|projector) nice=$pipeline ;; esac  # the read-side pipeline: see env.sh
     # shellcheck disable=SC2086
     setsid nice -n "$nice" ${COMMANDS[$name]} >>"$LOG_DIR/$name.log" 2>&1 </dev/null &
     echo $! >"$RUN_DIR/$name.pid"
-    [ "$nice" = 0 ] || prioritize "$name" "$!"
+    [ "$nice" = 0 ] || prioritize "$name" "$!" "$nice"
   done
   for name in "${ORDER[@]}"; do
     local deadline=$((SECONDS + 60))

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,16 +25,31 @@ KEYS = {role: f"dev-{role}-key" for role in ("catalog", "warehouse", "storefront
 PIPELINE = frozenset({"relay", "projector"})
 
 
-def pipeline_priority() -> None:
-    """In the child, after setsid: PIPELINE_NICE (default -10; negative values only as root) for the process and for
-    its session's autogroup, which is what the kernel's autogroup scheduling weighs between sessions."""
-    nice = int(os.environ.get("PIPELINE_NICE", "-10"))
-    if nice == 0 or (nice < 0 and os.geteuid() != 0):
-        return
-    with contextlib.suppress(OSError):
-        os.setpriority(os.PRIO_PROCESS, 0, nice)
-    with contextlib.suppress(OSError):
-        Path("/proc/self/autogroup").write_text(str(nice))
+def pipeline_nice() -> int:
+    """PIPELINE_NICE (default -10) as it applies here: negative values only as root, as in infra/env.sh."""
+    raw = os.environ.get("PIPELINE_NICE", "-10")
+    try:
+        nice = int(raw)
+    except ValueError:
+        nice = 99
+    if not -20 <= nice <= 19:
+        raise ValueError(f"PIPELINE_NICE must be a whole number from -20 to 19, not {raw!r}")
+    return 0 if nice < 0 and os.geteuid() != 0 else nice
+
+
+def priority_setter(nice: int) -> Callable[[], None] | None:
+    """What the child runs after setsid: the nice for the process and for its session's autogroup, which is what
+    the kernel's autogroup scheduling weighs between sessions."""
+    if nice == 0:
+        return None
+
+    def set_priority() -> None:
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, 0, nice)
+        with contextlib.suppress(OSError):
+            Path("/proc/self/autogroup").write_text(str(nice))
+
+    return set_priority
 
 
 def free_port() -> int:
@@ -100,7 +116,7 @@ class Platform:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=pipeline_priority if name in PIPELINE else None,  # noqa: PLW1509 - no threads in the child
+            preexec_fn=priority_setter(pipeline_nice()) if name in PIPELINE else None,  # noqa: PLW1509
         )
         if wait:
             self.wait_ready(name)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import Namespace
-from tests.platform import KEYS, PIPELINE, Platform
+from tests.platform import KEYS, PIPELINE, Platform, pipeline_nice
 
 pytestmark = pytest.mark.e2e
 
@@ -107,8 +107,7 @@ async def test_every_process_serves_health_readiness_and_metrics(platform: Platf
 def test_the_read_side_pipeline_runs_at_its_cpu_priority(platform: Platform) -> None:
     """README "CPU priority": the relay and the projector run at PIPELINE_NICE (negative values only as root), each in
     a session of its own whose autogroup has the same nice; the APIs at normal priority, in sessions of their own."""
-    configured = int(os.environ.get("PIPELINE_NICE", "-10"))
-    expected = 0 if configured < 0 and os.geteuid() != 0 else configured
+    expected = pipeline_nice()
     for name in ("relay", "projector", "write_api", "search_api"):
         pid = platform.processes[name].pid
         want = expected if name in PIPELINE else 0
