@@ -99,9 +99,9 @@ class SearchVisibility:
     load that cost the inventory projection most of each batch. A fan-out search can only miss documents created
     since the index's last refresh, so the live consumer tracks that: it marks the creations it writes of documents
     a fan-out may have to find (`created`; stock rows, not headers) and clears the mark just before each of its
-    refreshes (`refreshing`). Documents it did not write
-    itself -- a rebuild writing its new index before and just after the alias swap -- are covered by refreshing on
-    every fan-out for `after_swap_s` once the index behind the alias changes.
+    refreshes (`refreshing`). Documents it did not write itself -- a rebuild writing its new index before and just
+    after the alias swap -- are covered by refreshing on every fan-out for `after_swap_s` once the index behind the
+    alias changes.
     """
 
     def __init__(
