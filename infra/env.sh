@@ -37,13 +37,17 @@ pipeline_nice() { # the nice value a pipeline process may start with: negative o
   fi
 }
 
-prioritize() { # prioritize <name> <pid> <nice>: give the process's session (its autogroup) that nice
-  # With the kernel's autogroup scheduling (sched_autogroup_enabled=1), CPU is shared between sessions first and
-  # a process's own nice only counts within its session; every PostgreSQL backend is a session of its own. So the
-  # session's nice (/proc/<pid>/autogroup) is set as well as the process's.
-  local name=$1 pid=$2 nice=$3
-  [ "$nice" != 0 ] && [ -n "$pid" ] || return 0
-  if [ -w "/proc/$pid/autogroup" ] && echo "$nice" 2>/dev/null >"/proc/$pid/autogroup"; then
-    printf '[priority] %s (pid %s): session nice %s\n' "$name" "$pid" "$nice" >&2
-  fi
+# `setsid sh -c "$IN_SESSION" sh <nice> <command...>`: the command in a session of its own whose autogroup, and the
+# command itself, get that nice. With the kernel's autogroup scheduling (sched_autogroup_enabled=1) CPU is shared
+# between sessions first and a process's own nice only counts within its session; every PostgreSQL backend is a
+# session of its own. The autogroup is set from inside the new session, so it cannot land on the caller's.
+# shellcheck disable=SC2016
+IN_SESSION='n=$1; shift; [ "$n" = 0 ] || echo "$n" 2>/dev/null >/proc/self/autogroup; exec nice -n "$n" "$@"'
+
+report_priority() { # report_priority <name> <pid>: the nice a process and its session run at
+  local name=$1 pid=$2 group
+  [ -n "$pid" ] || return 0
+  group=$(sed -n 's/.* nice //p' "/proc/$pid/autogroup" 2>/dev/null || true)
+  printf '[priority] %s (pid %s): nice %s%s\n' "$name" "$pid" "$(ps -o ni= -p "$pid" | tr -d ' ')" \
+    "${group:+, session nice $group}" >&2
 }

@@ -46,9 +46,8 @@ start() {
     local nice=0
     case "$name" in relay|projector) nice=$pipeline ;; esac  # the read-side pipeline: see env.sh
     # shellcheck disable=SC2086
-    setsid nice -n "$nice" ${COMMANDS[$name]} >>"$LOG_DIR/$name.log" 2>&1 </dev/null &
+    setsid sh -c "$IN_SESSION" sh "$nice" ${COMMANDS[$name]} >>"$LOG_DIR/$name.log" 2>&1 </dev/null &
     echo $! >"$RUN_DIR/$name.pid"
-    [ "$nice" = 0 ] || prioritize "$name" "$!" "$nice"
   done
   for name in "${ORDER[@]}"; do
     local deadline=$((SECONDS + 60))
@@ -58,6 +57,7 @@ start() {
       sleep 0.3
     done
     log "$name ready (pid $(pid_of "$name")) ${READY[$name]%/readyz}"
+    [ "$pipeline" = 0 ] || case "$name" in relay|projector) report_priority "$name" "$(pid_of "$name")" ;; esac
   done
 }
 

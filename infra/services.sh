@@ -155,9 +155,10 @@ start_rabbitmq() {
   fi
   rm -f "$RUN_DIR/rabbitmq.pid"
   local nice; nice=$(pipeline_nice) || exit 1
-  rmq_env setsid nice -n "$nice" /usr/lib/rabbitmq/bin/rabbitmq-server >>"$LOG_DIR/rabbitmq-startup.log" 2>&1 </dev/null &
+  rmq_env setsid sh -c "$IN_SESSION" sh "$nice" /usr/lib/rabbitmq/bin/rabbitmq-server \
+    >>"$LOG_DIR/rabbitmq-startup.log" 2>&1 </dev/null &
   wait_for 120 "rabbitmq pid file" test -s "$RUN_DIR/rabbitmq.pid" || die "rabbitmq did not start; see $LOG_DIR"
-  prioritize rabbitmq "$(pid_of rabbitmq)" "$nice"
+  report_priority rabbitmq "$(pid_of rabbitmq)"
   rmqctl wait --timeout 120 "$RUN_DIR/rabbitmq.pid" >/dev/null || die "rabbitmq did not boot; see $LOG_DIR"
   wait_for 60 "rabbitmq (port $RABBITMQ_PORT, pid $(pid_of rabbitmq))" port_open "$RABBITMQ_PORT" \
     || die "rabbitmq does not listen on $RABBITMQ_PORT"
@@ -230,13 +231,13 @@ start_elasticsearch() {
   port_open "$ES_PORT" && die "port $ES_PORT is taken by another process; set ES_PORT"
   rm -f "$ES_DIR/es.pid"
   local nice; nice=$(pipeline_nice) || exit 1
-  # A session of its own (setsid), so that the scheduler weighs it apart from whoever started it (see prioritize).
-  setsid --wait nice -n "$nice" runuser -u "$ES_USER" -- env ES_JAVA_HOME="$(es_java_home)" \
+  # A session of its own, so that the scheduler weighs it apart from whoever started it (see IN_SESSION).
+  setsid --wait sh -c "$IN_SESSION" sh "$nice" runuser -u "$ES_USER" -- env ES_JAVA_HOME="$(es_java_home)" \
     "$ES_HOME/bin/elasticsearch" -d -p "$ES_DIR/es.pid" \
     >>"$LOG_DIR/elasticsearch-startup.log" 2>&1 </dev/null || die "elasticsearch failed to start; see $LOG_DIR"
   wait_for 30 "elasticsearch pid file" test -s "$ES_DIR/es.pid" || die "elasticsearch wrote no pid; see $LOG_DIR"
   cp "$ES_DIR/es.pid" "$RUN_DIR/elasticsearch.pid"
-  prioritize elasticsearch "$(pid_of elasticsearch)" "$nice"
+  report_priority elasticsearch "$(pid_of elasticsearch)"
   wait_for 180 "elasticsearch (port $ES_PORT, pid $(pid_of elasticsearch))" \
     curl -fsS "http://127.0.0.1:$ES_PORT/_cluster/health?wait_for_status=yellow&timeout=1s" \
     || die "elasticsearch did not answer; see $LOG_DIR/elasticsearch"
