@@ -47,13 +47,19 @@ def outdated_mapping(index: str, projection: Projection) -> str | None:
     )
 
 
+async def indices_behind(es: AsyncElasticsearch, alias: str) -> list[str]:
+    """The indices an alias points at, sorted (none if the alias does not exist)."""
+    try:
+        found = await es.indices.get_alias(name=alias)
+    except NotFoundError:
+        return []
+    return sorted(found.body)
+
+
 async def outdated_index(es: AsyncElasticsearch, prefix: str, projection: Projection) -> str | None:
     """outdated_mapping of the index behind the projection's alias (None if there is none yet)."""
-    try:
-        found = await es.indices.get_alias(name=alias_name(prefix, projection))
-    except NotFoundError:
-        return None
-    return outdated_mapping(str(next(iter(found.body))), projection)
+    indices = await indices_behind(es, alias_name(prefix, projection))
+    return outdated_mapping(indices[0], projection) if indices else None
 
 
 async def create_index(es: AsyncElasticsearch, name: str, projection: Projection, replicas: int) -> None:
@@ -66,14 +72,10 @@ async def ensure_alias(
 ) -> tuple[str, bool]:
     """The index behind the projection's alias, creating both on first start; and whether it was created now."""
     alias = alias_name(prefix, projection)
-    try:
-        found = await es.indices.get_alias(name=alias)
-        index = str(next(iter(found.body)))
-        if warning := outdated_mapping(index, projection):
+    if indices := await indices_behind(es, alias):
+        if warning := outdated_mapping(indices[0], projection):
             log.warning(warning)
-        return index, False
-    except NotFoundError:
-        pass
+        return indices[0], False
     name = new_index_name(prefix, projection)
     await create_index(es, name, projection, replicas)
     try:

@@ -46,9 +46,16 @@ import orjson
 from elastic_transport import ConnectionError as EsConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError as EsApiError
-from elasticsearch import AsyncElasticsearch, NotFoundError
+from elasticsearch import AsyncElasticsearch
 
-from projector.elastic import create_index, ensure_positions_index, new_index_name, read_position, record_position
+from projector.elastic import (
+    create_index,
+    ensure_positions_index,
+    indices_behind,
+    new_index_name,
+    read_position,
+    record_position,
+)
 from projector.engine import BatchResult, TransientError, apply_batch
 from projector.projections import ProjectionSpec
 from projector.settings import ProjectorSettings
@@ -171,14 +178,6 @@ async def replay(
             progress.last_event_at = max(newest, progress.last_event_at or newest)
         progress.checkpoint = batch.checkpoint
         progress.watermark = max(progress.watermark, batch.watermark)
-
-
-async def indices_behind(es: AsyncElasticsearch, alias: str) -> list[str]:
-    try:
-        found = await es.indices.get_alias(name=alias)
-    except NotFoundError:
-        return []
-    return sorted(found.body)
 
 
 async def swap_alias(es: AsyncElasticsearch, alias: str, new: str) -> list[str]:
