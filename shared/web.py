@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import KeyRing, Role, allowed
+from shared.metrics import child
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +150,8 @@ class RequestMetrics:
             await self.app(scope, receive, observe)
         finally:
             path = getattr(scope.get("route"), "path", "unmatched")
-            LATENCY.labels(scope["method"], path).observe(time.perf_counter() - started)
-            REQUESTS.labels(scope["method"], path, str(status)).inc()
+            child(LATENCY, scope["method"], path).observe(time.perf_counter() - started)
+            child(REQUESTS, scope["method"], path, str(status)).inc()
 
 
 def install_metrics_middleware(app: FastAPI) -> None:

@@ -52,6 +52,7 @@ async def run_command(
         expected_version=expected_version,
         idempotency=idempotency,
         locks=request.app.state.locks,
+        cache=request.app.state.cache,
     )
     try:
         outcome = await dispatch(store, command, context)
@@ -105,7 +106,9 @@ async def run_bulk(
         return recorded
     items, rejected = parse(body, request.headers.get("content-type", ""))
     context = CommandContext(
-        metadata=command_metadata(role, request.headers.get("x-correlation-id")), locks=request.app.state.locks
+        metadata=command_metadata(role, request.headers.get("x-correlation-id")),
+        locks=request.app.state.locks,
+        cache=request.app.state.cache,
     )
     result = await execute(store, items, context)
     answer = render(result, sorted(rejected + result.rejected, key=lambda r: int(r["index"])))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 
 from shared.auth import Role
+from shared.ids import uuid7
 from shared.web import ApiError, require_role
 from write_api.event_store.records import EventStore
 
@@ -42,7 +42,7 @@ IfMatch = Annotated[int | None, Depends(parse_if_match)]
 
 
 def command_metadata(role: Role, correlation_id: str | None = None, causation_id: str | None = None) -> dict[str, Any]:
-    command_id = str(uuid.uuid4())
+    command_id = str(uuid7())
     return {
         "command_id": command_id,
         "correlation_id": correlation_id or command_id,

@@ -7,9 +7,11 @@ COMMAND_HANDLERS maps each command class to its handler explicitly; routes call 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -18,6 +20,7 @@ from prometheus_client import Counter
 
 from shared.events.payloads import EventPayload
 from shared.events.registry import decode
+from shared.metrics import child
 from write_api.commands import (
     AddOrderLine,
     AdjustStock,
@@ -32,7 +35,7 @@ from write_api.commands import (
     ShipOrder,
 )
 from write_api.domain import inventory, orders, products
-from write_api.domain.errors import NotFound, ProductDiscontinued, VersionConflict
+from write_api.domain.errors import DomainError, NotFound, ProductDiscontinued, VersionConflict
 from write_api.event_store.errors import WrongExpectedVersion
 from write_api.event_store.records import (
     AppendResult,
@@ -47,6 +50,7 @@ log = logging.getLogger(__name__)
 
 EVENTS_APPENDED = Counter("events_appended_total", "Events appended to the store", ["event_type"])
 COMMAND_RETRIES = Counter("command_retries_total", "Commands decided again after a concurrent append", ["command"])
+CACHE_LOOKUPS = Counter("write_stream_cache_lookups_total", "Stream cache lookups of order placement", ["result"])
 
 MAX_ATTEMPTS = 30
 S = TypeVar("S")
@@ -61,6 +65,7 @@ class Aggregate(Generic[S]):
     to_snapshot: Callable[[S], dict[str, Any]]
     from_snapshot: Callable[[dict[str, Any]], S]
     snapshot_schema_version: int
+    cached: bool = False  # kept in the process's StreamCache (few, often read streams: not orders)
 
 
 PRODUCT: Aggregate[products.Product] = Aggregate(
@@ -70,6 +75,7 @@ PRODUCT: Aggregate[products.Product] = Aggregate(
     products.Product.to_snapshot,
     products.Product.from_snapshot,
     products.SNAPSHOT_SCHEMA_VERSION,
+    cached=True,
 )
 INVENTORY: Aggregate[inventory.Inventory] = Aggregate(
     inventory.STREAM_TYPE,
@@ -78,6 +84,7 @@ INVENTORY: Aggregate[inventory.Inventory] = Aggregate(
     inventory.Inventory.to_snapshot,
     inventory.Inventory.from_snapshot,
     inventory.SNAPSHOT_SCHEMA_VERSION,
+    cached=True,
 )
 ORDER: Aggregate[orders.Order] = Aggregate(
     orders.STREAM_TYPE,
@@ -181,14 +188,54 @@ class StreamLocks:
                     del self._users[sid], self._locks[sid]
 
 
+class StreamCache:
+    """The latest state this process knows of product and inventory streams, so that placing an order needs no read
+    round trip. Never trusted: an order decided on cached states appends with every stream it read expected at its
+    cached version (inventories as written streams, products as read-checks), so a stale entry fails the append
+    (WrongExpectedVersion), is dropped with the others, and the command is decided again on fresh loads; a refusal
+    decided on cached states is decided again on fresh loads before it is answered. Other writers (processes,
+    instances) only cost such retries. Bounded: the least recently used stream goes first; 0 turns it off."""
+
+    def __init__(self, max_streams: int = 50_000) -> None:
+        self.max_streams = max_streams
+        self._entries: OrderedDict[str, Loaded[Any]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, stream_id: str) -> Loaded[Any] | None:
+        entry = self._entries.get(stream_id)
+        child(CACHE_LOOKUPS, "hit" if entry is not None else "miss").inc()
+        if entry is not None:
+            self._entries.move_to_end(stream_id)
+        return entry
+
+    def put(self, stream_id: str, loaded: Loaded[Any]) -> None:
+        if self.max_streams <= 0 or loaded.state is None:
+            return
+        current = self._entries.get(stream_id)
+        if current is not None and current.version > loaded.version:
+            return  # a slower load of an older version
+        self._entries[stream_id] = loaded
+        self._entries.move_to_end(stream_id)
+        while len(self._entries) > self.max_streams:
+            self._entries.popitem(last=False)
+
+    def forget(self, stream_ids: Iterable[str]) -> None:
+        for stream_id in stream_ids:
+            self._entries.pop(stream_id, None)
+
+
 @dataclass(frozen=True)
 class CommandContext:
-    """What a command carries besides its fields: who sent it, If-Match, Idempotency-Key, and the process's locks."""
+    """What a command carries besides its fields: who sent it, If-Match, Idempotency-Key, and the process's locks
+    and stream cache."""
 
     metadata: dict[str, Any] = field(default_factory=dict)
     expected_version: int | None = None
     idempotency: IdempotencyRequest | None = None
     locks: StreamLocks = field(default_factory=StreamLocks)
+    cache: StreamCache | None = None
 
 
 @dataclass(frozen=True)
@@ -218,8 +265,15 @@ def check_if_match(context: CommandContext, loaded: Loaded[Any]) -> None:
         )
 
 
-async def commit(store: EventStore, main: Change[S], others: list[Change[Any]], context: CommandContext) -> Outcome[S]:
-    """Append every change that has events, in one transaction; the main change's stream answers."""
+async def commit(
+    store: EventStore,
+    main: Change[S],
+    others: list[Change[Any]],
+    context: CommandContext,
+    reads: dict[str, int] | None = None,
+) -> Outcome[S]:
+    """Append every change that has events, in one transaction; the main change's stream answers. `reads`: streams
+    the decision read without changing them, at the versions it read (checked in the same transaction)."""
     new_state = main.new_state()
 
     def outcome(result: AppendResult) -> Outcome[S]:
@@ -229,11 +283,14 @@ async def commit(store: EventStore, main: Change[S], others: list[Change[Any]], 
 
     pending = None if context.idempotency is None else context.idempotency.pending(outcome)
     appends = []
+    cached: list[tuple[str, Any]] = []
     for change in (main, *others):
         if not change.events:
             continue
-        state = change.new_state()
+        state = new_state if change is main else change.new_state()
         assert state is not None
+        if change.aggregate.cached:
+            cached.append((change.stream_id, state))
         appends.append(
             StreamAppend(
                 stream_id=change.stream_id,
@@ -249,10 +306,19 @@ async def commit(store: EventStore, main: Change[S], others: list[Change[Any]], 
         if pending is not None:
             await store.save_idempotency(pending.record(unchanged))
         return outcome(unchanged)
-    result = await store.append(appends, pending)
+    try:
+        result = await store.append(appends, pending, reads)
+    except BaseException:
+        # Stale (a conflict) or unknown (the connection broke): whatever this process knew of them is suspect.
+        if context.cache is not None:
+            context.cache.forget([a.stream_id for a in appends] + list(reads or ()))
+        raise
+    if context.cache is not None:
+        for stream_id, state in cached:
+            context.cache.put(stream_id, Loaded(state, result.versions[stream_id], result.position))
     for item in appends:
         for event in item.events:
-            EVENTS_APPENDED.labels(event.event_type).inc()
+            child(EVENTS_APPENDED, event.event_type).inc()
     return outcome(result)
 
 
@@ -314,23 +380,59 @@ def _inventory_changes(
     return [Change(INVENTORY, sku, loaded[sku], evs) for sku, evs in sorted(events.items()) if evs]
 
 
+PlaceInputs = tuple[Loaded[orders.Order], dict[str, Loaded[products.Product]], dict[str, Loaded[inventory.Inventory]]]
+
+
 async def handle_place_order(store: EventStore, command: PlaceOrder, context: CommandContext) -> Outcome[orders.Order]:
     skus = sorted({line.sku for line in command.lines})
+    cache = context.cache if context.expected_version is None else None
+    attempts = 0
 
-    async def attempt() -> Outcome[orders.Order]:
+    def cached_inputs() -> PlaceInputs | None:
+        """From the cache, with the order assumed new (expected at version 0, so checked like the rest)."""
+        if cache is None:
+            return None
+        found = {s: cache.get(products.stream_id(s)) for s in skus}
+        stock = {s: cache.get(inventory.stream_id(s)) for s in skus}
+        if any(v is None for v in found.values()) or any(v is None for v in stock.values()):
+            return None
+        return Loaded(None, 0, 0), found, stock  # type: ignore[return-value]  # no None left
+
+    async def fresh_inputs() -> PlaceInputs:
         # The order, its products and their inventories in one round trip.
         heads = await store.load_streams(
             [orders.stream_id(command.order_id), *map(products.stream_id, skus), *map(inventory.stream_id, skus)]
         )
         order = (await _from_heads(store, ORDER, [command.order_id], heads))[command.order_id]
-        found_products = await _from_heads(store, PRODUCT, skus, heads)
+        found = await _from_heads(store, PRODUCT, skus, heads)
         stock = await _from_heads(store, INVENTORY, skus, heads)
+        if context.cache is not None:
+            for sku in skus:
+                context.cache.put(products.stream_id(sku), found[sku])
+                context.cache.put(inventory.stream_id(sku), stock[sku])
+        return order, found, stock
+
+    def decide(inputs: PlaceInputs) -> tuple[Change[orders.Order], list[Change[Any]], dict[str, int]]:
+        order, found, stock = inputs
         check_if_match(context, order)
         order_events, reservations = orders.place(
-            command, order.state, {s: found_products[s].state for s in skus}, {s: stock[s].state for s in skus}
+            command, order.state, {s: found[s].state for s in skus}, {s: stock[s].state for s in skus}
         )
-        main = Change(ORDER, command.order_id, order, order_events)
-        return await commit(store, main, _inventory_changes(stock, reservations), context)
+        # The prices and the discontinued flags come from the products: they must not have moved when this commits.
+        reads = {products.stream_id(s): found[s].version for s in skus}
+        return Change(ORDER, command.order_id, order, order_events), _inventory_changes(stock, reservations), reads
+
+    async def attempt() -> Outcome[orders.Order]:
+        nonlocal attempts
+        attempts += 1
+        decision = None
+        if attempts == 1 and (inputs := cached_inputs()) is not None:
+            with contextlib.suppress(DomainError):  # a refusal is only ever answered on fresh state
+                decision = decide(inputs)
+        if decision is None:
+            decision = decide(await fresh_inputs())
+        main, others, reads = decision
+        return await commit(store, main, others, context, reads)
 
     streams = [orders.stream_id(command.order_id), *(inventory.stream_id(s) for s in skus)]
     async with context.locks.hold(streams):
@@ -443,7 +545,8 @@ async def apply_bulk(
     """Many commands keyed by SKU, in chunks: each chunk is decided on one load (products and the aggregate's
     streams) and appended in one transaction; repeated SKUs in a chunk fold one after the other."""
     result = ImportResult()
-    commit_context = CommandContext(metadata=context.metadata, locks=context.locks)  # the key is recorded once
+    # The key is recorded once, for the whole request.
+    commit_context = CommandContext(metadata=context.metadata, locks=context.locks, cache=context.cache)
     for start in range(0, len(items), IMPORT_CHUNK):
         chunk = items[start : start + IMPORT_CHUNK]
         skus = list(dict.fromkeys(command.sku for _, command in chunk))

@@ -23,7 +23,7 @@ from shared.web import (
     ops_router,
 )
 from write_api.event_store.store import PostgresEventStore, create_pool
-from write_api.handlers import StreamLocks
+from write_api.handlers import StreamCache, StreamLocks
 from write_api.routes import inventory, orders, products
 from write_api.settings import WriteApiSettings
 
@@ -98,6 +98,7 @@ def create_app(settings: WriteApiSettings | None = None) -> FastAPI:
         app.state.store = PostgresEventStore(pool)
         app.state.keyring = keyring
         app.state.locks = StreamLocks()
+        app.state.cache = StreamCache(settings.write_cache_streams)
         freeze_startup_objects()
         try:
             yield

@@ -11,6 +11,9 @@ class WriteApiSettings(PostgresSettings, AuthSettings):
     # Largest request body accepted (bytes); the catalogue import route allows IMPORT_MAX_BYTES.
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     import_max_bytes: int = Field(default=64 * 1_048_576, ge=1024)
+    # Product and inventory streams whose latest state the process keeps for order placement (0: none); every
+    # decision made on them is checked against the store when it commits (handlers.StreamCache).
+    write_cache_streams: int = Field(default=50_000, ge=0, le=10_000_000)
 
 
 class RelaySettings(PostgresSettings, RabbitSettings):

@@ -137,6 +137,26 @@ async def test_wrong_expected_version_appends_nothing(store: EventStore) -> None
     assert (await store.append([append_to("s-1", 2, 1, start=3)])).versions == {"s-1": 3}
 
 
+async def test_streams_only_read_are_checked_with_the_append(store: EventStore) -> None:
+    await store.append([append_to("read-1", 0, 2)])
+    # A stream the decision read (at version 2) and does not write: the append goes through while it stays there...
+    first = await store.append([append_to("w-1", 0, 1)], reads={"read-1": 2})
+    assert first.versions == {"w-1": 1}  # nothing is written to the stream only read
+    assert [e.version for e in await store.read_stream("read-1")] == [1, 2]
+    # ...and once it has moved on, nothing is appended, the idempotency key is not recorded, and the error names it.
+    await store.append([append_to("read-1", 2, 1, start=3)])
+    with pytest.raises(WrongExpectedVersion) as raised:
+        await store.append([append_to("w-1", 1, 1, start=2, snapshot={"w": 2})], pending("k"), reads={"read-1": 2})
+    assert (raised.value.stream_id, raised.value.expected, raised.value.actual) == ("read-1", 2, 3)
+    assert [e.version for e in await store.read_stream("w-1")] == [1]
+    assert await store.load_snapshot("w-1") is None
+    assert await store.get_idempotency("k") is None
+    # A stream that must still not exist is read at version 0.
+    with pytest.raises(WrongExpectedVersion):
+        await store.append([append_to("w-2", 0, 1)], reads={"read-1": 0})
+    assert await store.read_stream("w-2") == []
+
+
 async def test_multi_stream_append_is_atomic(store: EventStore) -> None:
     await store.append([append_to("b", 0, 1)])
     with pytest.raises(WrongExpectedVersion) as raised:

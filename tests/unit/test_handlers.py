@@ -245,13 +245,13 @@ async def test_a_lost_race_is_decided_again(store: InMemoryEventStore) -> None:
     real_append = store.append
     raced = False
 
-    async def append_after_a_rival(appends: list[StreamAppend], idempotency: Any = None) -> Any:
+    async def append_after_a_rival(appends: list[StreamAppend], idempotency: Any = None, reads: Any = None) -> Any:
         nonlocal raced
         if not raced:
             raced = True  # a rival appends between our load and our append
             rival = ProductDetailsChanged(sku=SKU, changes={"brand": "Racer"})
             await real_append([_append(1, rival, snapshot=None, schema_version=1)])
-        return await real_append(appends, idempotency)
+        return await real_append(appends, idempotency, reads)
 
     store.append = append_after_a_rival  # type: ignore[method-assign]
     outcome = await dispatch(store, ChangeProductPrice(sku=SKU, price=usd("2.00")), CommandContext())
@@ -279,10 +279,10 @@ async def test_a_lost_race_under_if_match_is_not_retried(store: InMemoryEventSto
     await dispatch(store, register(), CommandContext())
     real_append = store.append
 
-    async def append_after_a_rival(appends: list[StreamAppend], idempotency: Any = None) -> Any:
+    async def append_after_a_rival(appends: list[StreamAppend], idempotency: Any = None, reads: Any = None) -> Any:
         rival = ProductDetailsChanged(sku=SKU, changes={"brand": f"Racer {len(await store.read_stream(STREAM))}"})
         await real_append([_append(len(await store.read_stream(STREAM)), rival, snapshot=None, schema_version=1)])
-        return await real_append(appends, idempotency)
+        return await real_append(appends, idempotency, reads)
 
     store.append = append_after_a_rival  # type: ignore[method-assign]
     with pytest.raises(WrongExpectedVersion):
@@ -313,3 +313,99 @@ async def test_inventory_events_are_numbered_per_warehouse_across_commands_and_s
         per_warehouse.setdefault(warehouse, []).append(number)
     assert all(numbers == list(range(1, len(numbers) + 1)) for numbers in per_warehouse.values()), numbered
     assert len(numbered) == 5
+
+
+# ---------------------------------------------------------------- order placement on the stream cache
+def place(order_id: str, *lines: tuple[str, int]) -> Any:
+    from shared.events.payloads import Address, Customer
+    from write_api.commands import OrderLineRequest, PlaceOrder
+
+    return PlaceOrder(
+        order_id=order_id,
+        customer=Customer(id="c", name="N", email="n@example.com"),
+        shipping_address=Address(name="N", line1="L", city="C", postal_code="1", country="DE"),
+        lines=tuple(OrderLineRequest(sku=sku, quantity=quantity) for sku, quantity in lines),
+    )
+
+
+async def stocked(store: InMemoryEventStore, context: CommandContext, sku: str, quantity: int) -> None:
+    from write_api.commands import ReceiveStock
+
+    await dispatch(store, register(sku), context)
+    await dispatch(store, ReceiveStock(sku=sku, warehouse="ams", quantity=quantity), context)
+
+
+async def test_orders_are_placed_from_the_cache_without_loading(store: InMemoryEventStore) -> None:
+    context = CommandContext(cache=handlers.StreamCache())
+    await stocked(store, context, SKU, 5)
+    loads = 0
+    real_load = store.load_streams
+
+    async def counted(stream_ids: list[str]) -> Any:
+        nonlocal loads
+        loads += 1
+        return await real_load(stream_ids)
+
+    store.load_streams = counted  # type: ignore[method-assign]
+    await dispatch(store, place("o-1", (SKU, 2)), context)
+    await dispatch(store, place("o-2", (SKU, 3)), context)
+    assert loads == 0  # the product and its inventory came from the cache, both orders were new
+    stock = await load(store, handlers.INVENTORY, SKU)
+    assert stock.state is not None and (stock.state.stock("ams").reserved, stock.version) == (5, 3)
+    cached = context.cache.get("inventory-" + SKU) if context.cache else None
+    assert cached is not None and (cached.version, cached.state) == (stock.version, stock.state)
+
+
+async def test_a_stale_cached_inventory_fails_the_append_and_is_decided_again(store: InMemoryEventStore) -> None:
+    from write_api.commands import ReceiveStock
+
+    cache = handlers.StreamCache()
+    await stocked(store, CommandContext(cache=cache), SKU, 2)
+    # Another process reserves both units: this one's cache still says 2 available, at the old version.
+    await dispatch(store, place("elsewhere", (SKU, 2)), CommandContext())
+    with pytest.raises(errors.InsufficientStock):
+        await dispatch(store, place("o-1", (SKU, 1)), CommandContext(cache=cache))
+    stock = await load(store, handlers.INVENTORY, SKU)
+    assert stock.state is not None and stock.state.stock("ams").reserved == 2  # never oversold
+    assert await store.read_stream("order-o-1") == []
+    # Stock received elsewhere: the cache (refreshed by the refusal) says 0 available, the store says 3; the refusal
+    # decided on the cache is decided again on fresh state, and the order goes through.
+    await dispatch(store, ReceiveStock(sku=SKU, warehouse="ams", quantity=3), CommandContext())
+    outcome = await dispatch(store, place("o-2", (SKU, 3)), CommandContext(cache=cache))
+    assert outcome.state is not None and outcome.state.status == "placed"
+    stock = await load(store, handlers.INVENTORY, SKU)
+    assert stock.state is not None and (stock.state.stock("ams").on_hand, stock.state.stock("ams").reserved) == (5, 5)
+
+
+async def test_an_order_takes_the_price_the_product_has_when_it_commits(store: InMemoryEventStore) -> None:
+    cache = handlers.StreamCache()
+    await stocked(store, CommandContext(cache=cache), SKU, 10)
+    # The price changes in another process: the cached product is stale, the inventory is not.
+    await dispatch(store, ChangeProductPrice(sku=SKU, price=usd("12.50")), CommandContext())
+    outcome = await dispatch(store, place("o-1", (SKU, 2)), CommandContext(cache=cache))
+    assert outcome.state is not None
+    assert [line.unit_price for line in outcome.state.lines] == [usd("12.50")]
+    assert outcome.state.total == usd("25.00")
+    # And a product discontinued elsewhere is refused, though the cache still has it on sale.
+    await dispatch(store, DiscontinueProduct(sku=SKU), CommandContext())
+    with pytest.raises(errors.ProductDiscontinued):
+        await dispatch(store, place("o-2", (SKU, 1)), CommandContext(cache=cache))
+    assert await store.read_stream("order-o-2") == []
+
+
+def test_the_stream_cache_is_bounded_and_keeps_the_newest_version() -> None:
+    cache = handlers.StreamCache(max_streams=2)
+    state = products.Product(sku=SKU, name="n", price=usd("1.00"))
+    cache.put("a", handlers.Loaded(state, 1, 10))
+    cache.put("b", handlers.Loaded(state, 1, 11))
+    assert cache.get("a") is not None  # a is now the most recently used
+    cache.put("c", handlers.Loaded(state, 1, 12))
+    assert (cache.get("a") is not None, cache.get("b"), cache.get("c") is not None) == (True, None, True)
+    cache.put("a", handlers.Loaded(state, 3, 13))
+    cache.put("a", handlers.Loaded(state, 2, 14))  # a slower load of an older version does not win
+    assert (entry := cache.get("a")) is not None and entry.version == 3
+    cache.forget(["a"])
+    assert cache.get("a") is None
+    off = handlers.StreamCache(max_streams=0)
+    off.put("a", handlers.Loaded(state, 1, 1))
+    assert len(off) == 0

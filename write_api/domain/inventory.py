@@ -8,7 +8,7 @@ so its snapshot, stays the same size however many orders are open on a best-sell
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from shared.events.payloads import (
@@ -72,40 +72,53 @@ class Inventory:
         )
 
 
-def _with(state: Inventory, warehouse: str, **changes: int) -> Inventory:
-    return replace(state, warehouses={**state.warehouses, warehouse: replace(state.stock(warehouse), **changes)})
+def _received(stock: WarehouseStock, event: Any) -> tuple[int, int]:
+    return stock.on_hand + event.quantity, stock.reserved
+
+
+def _adjusted(stock: WarehouseStock, event: Any) -> tuple[int, int]:
+    return stock.on_hand + event.delta, stock.reserved
+
+
+def _reserved_more(stock: WarehouseStock, event: Any) -> tuple[int, int]:
+    return stock.on_hand, stock.reserved + event.quantity
+
+
+def _released(stock: WarehouseStock, event: Any) -> tuple[int, int]:
+    return stock.on_hand, stock.reserved - event.quantity
+
+
+def _shipped(stock: WarehouseStock, event: Any) -> tuple[int, int]:
+    return stock.on_hand - event.quantity, stock.reserved - event.quantity
+
+
+def _unchanged(stock: WarehouseStock, event: Any) -> tuple[int, int]:
+    return stock.on_hand, stock.reserved
+
+
+# (on hand, reserved) after each kind of event. Looked up by exact type: a `match` on pydantic classes pays an
+# ABCMeta instance check per case, and evolve runs for every event of every order.
+_STOCK_AFTER = {
+    StockReceived: _received,
+    StockAdjusted: _adjusted,
+    LowStockThresholdSet: _unchanged,
+    StockReserved: _reserved_more,
+    StockReservationReleased: _released,
+    StockShipped: _shipped,
+}
 
 
 def evolve(state: Inventory | None, event: EventPayload) -> Inventory | None:
-    warehouse = getattr(event, "warehouse", None)
-    if warehouse is None:
+    stock_after = _STOCK_AFTER.get(type(event))
+    if stock_after is None:
         return state
-    current = state or Inventory(sku=getattr(event, "sku", ""))
-    current = _with(current, warehouse, events=current.stock(warehouse).events + 1)
-    match event:
-        case StockReceived():
-            stock = current.stock(event.warehouse)
-            return _with(current, event.warehouse, on_hand=stock.on_hand + event.quantity)
-        case StockAdjusted():
-            stock = current.stock(event.warehouse)
-            return _with(current, event.warehouse, on_hand=stock.on_hand + event.delta)
-        case LowStockThresholdSet():
-            return _with(current, event.warehouse, low_stock_threshold=event.threshold)
-        case StockReserved():
-            stock = current.stock(event.warehouse)
-            return _with(current, event.warehouse, reserved=stock.reserved + event.quantity)
-        case StockReservationReleased():
-            stock = current.stock(event.warehouse)
-            return _with(current, event.warehouse, reserved=stock.reserved - event.quantity)
-        case StockShipped():
-            stock = current.stock(event.warehouse)
-            return _with(
-                current,
-                event.warehouse,
-                reserved=stock.reserved - event.quantity,
-                on_hand=stock.on_hand - event.quantity,
-            )
-    return state
+    warehouse: str = event.warehouse  # type: ignore[attr-defined]  # every inventory event names one
+    current = state or Inventory(sku=event.sku)  # type: ignore[attr-defined]
+    stock = current.stock(warehouse)
+    on_hand, reserved = stock_after(stock, event)
+    threshold = event.threshold if type(event) is LowStockThresholdSet else stock.low_stock_threshold
+    changed = WarehouseStock(on_hand, reserved, threshold, stock.events + 1)
+    return Inventory(current.sku, {**current.warehouses, warehouse: changed})
 
 
 def decide(command: InventoryCommand, state: Inventory | None) -> list[EventPayload]:

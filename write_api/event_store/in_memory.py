@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -31,12 +32,18 @@ class InMemoryEventStore:
         self._transaction_id = 1000  # any start will do; PostgreSQL's ids start well above zero too
         self._lock = asyncio.Lock()
 
-    async def append(self, appends: list[StreamAppend], idempotency: PendingIdempotency | None = None) -> AppendResult:
+    async def append(
+        self,
+        appends: list[StreamAppend],
+        idempotency: PendingIdempotency | None = None,
+        reads: Mapping[str, int] | None = None,
+    ) -> AppendResult:
         async with self._lock:
-            for item in appends:
-                actual = len(self._streams.get(item.stream_id, ()))
-                if actual != item.expected_version:
-                    raise WrongExpectedVersion(item.stream_id, item.expected_version, actual)
+            expected = [(a.stream_id, a.expected_version) for a in appends] + list((reads or {}).items())
+            for stream_id, version in expected:
+                actual = len(self._streams.get(stream_id, ()))
+                if actual != version:
+                    raise WrongExpectedVersion(stream_id, version, actual)
             if idempotency is not None and idempotency.key in self._idempotency:
                 raise IdempotencyKeyTaken(idempotency.key)
             if duplicates := [str(e.event_id) for a in appends for e in a.events if e.event_id in self._event_ids]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
+
+from shared.ids import uuid7
 
 
 @dataclass(frozen=True)
@@ -15,7 +17,7 @@ class NewEvent:
     schema_version: int
     data: dict[str, Any]
     metadata: dict[str, Any] = field(default_factory=dict)
-    event_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    event_id: uuid.UUID = field(default_factory=uuid7)
 
 
 @dataclass(frozen=True)
@@ -115,9 +117,15 @@ class ReadAllResult:
 
 
 class EventStore(Protocol):
-    async def append(self, appends: list[StreamAppend], idempotency: PendingIdempotency | None = None) -> AppendResult:
+    async def append(
+        self,
+        appends: list[StreamAppend],
+        idempotency: PendingIdempotency | None = None,
+        reads: Mapping[str, int] | None = None,
+    ) -> AppendResult:
         """Append to every stream atomically, each at its expected version; store snapshots and the idempotency
-        record in the same transaction. Raises WrongExpectedVersion or IdempotencyKeyTaken and appends nothing."""
+        record in the same transaction. `reads`: streams the decision read but does not write, each of which must
+        still be at the given version. Raises WrongExpectedVersion or IdempotencyKeyTaken and appends nothing."""
         ...
 
     async def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]: ...

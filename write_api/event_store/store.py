@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
@@ -84,7 +85,14 @@ class PostgresEventStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
-    async def append(self, appends: list[StreamAppend], idempotency: PendingIdempotency | None = None) -> AppendResult:
+    async def append(
+        self,
+        appends: list[StreamAppend],
+        idempotency: PendingIdempotency | None = None,
+        reads: Mapping[str, int] | None = None,
+    ) -> AppendResult:
+        # Written streams at their expected versions, then the streams only read, at the versions they were read.
+        checked = [(a.stream_id, a.expected_version) for a in appends] + list((reads or {}).items())
         versions = {a.stream_id: a.expected_version + len(a.events) for a in appends}
         events = [(a, e, a.expected_version + i) for a in appends for i, e in enumerate(a.events, start=1)]
         snapshots = [a for a in appends if a.snapshot is not None]
@@ -92,23 +100,35 @@ class PostgresEventStore:
         if idempotency is not None:
             # Rendered with a placeholder position; the statement puts in its own transaction id.
             record = idempotency.record(AppendResult(position=0, versions=versions))
+        checks = [{"stream_id": stream_id, "expected_version": version} for stream_id, version in checked]
+        rows = [
+            {
+                "stream_id": a.stream_id,
+                "stream_type": a.stream_type,
+                "version": version,
+                "event_id": e.event_id,
+                "event_type": e.event_type,
+                "schema_version": e.schema_version,
+                "data": e.data,
+                "metadata": e.metadata,
+            }
+            for a, e, version in events
+        ]
+        snapshot_rows = [
+            {
+                "stream_id": a.stream_id,
+                "version": versions[a.stream_id],
+                "schema_version": a.snapshot_schema_version,
+                "state": a.snapshot,
+            }
+            for a in snapshots
+        ]
         try:
             row = await self.pool.fetchrow(
                 queries.APPEND,
-                [a.stream_id for a in appends],
-                [a.expected_version for a in appends],
-                [a.stream_id for a, _, _ in events],
-                [a.stream_type for a, _, _ in events],
-                [v for _, _, v in events],
-                [e.event_id for _, e, _ in events],
-                [e.event_type for _, e, _ in events],
-                [e.schema_version for _, e, _ in events],
-                [e.data for _, e, _ in events],
-                [e.metadata for _, e, _ in events],
-                [a.stream_id for a in snapshots],
-                [versions[a.stream_id] for a in snapshots],
-                [a.snapshot_schema_version for a in snapshots],
-                [a.snapshot for a in snapshots],
+                _dumps(checks),
+                _dumps(rows),
+                _dumps(snapshot_rows),
                 None if record is None else record.key,
                 None if record is None else record.request_hash,
                 None if record is None else record.status_code,
@@ -118,9 +138,9 @@ class PostgresEventStore:
             raise _translated(exc, appends, record) from exc
         assert row is not None
         if not row["ok"]:
-            for item, actual in zip(appends, row["actual_versions"], strict=True):
-                if actual != item.expected_version:
-                    raise WrongExpectedVersion(item.stream_id, item.expected_version, actual)
+            for (stream_id, expected), actual in zip(checked, row["actual_versions"], strict=True):
+                if actual != expected:
+                    raise WrongExpectedVersion(stream_id, expected, actual)
         return AppendResult(position=row["transaction_id"], versions=versions)
 
     @staticmethod
