@@ -31,7 +31,6 @@ def domain_error(exc: DomainError) -> ApiError:
 
 async def run_command(
     request: Request,
-    store: EventStore,
     command: object,
     *,
     role: Role,
@@ -39,6 +38,7 @@ async def run_command(
     status_code: int = 200,
     expected_version: int | None = None,
 ) -> JSONResponse:
+    store: EventStore = request.app.state.store
     key = idempotency_key(request)
     idempotency = None
     if key is not None:
@@ -89,7 +89,6 @@ def validation_rejection(index: int, exc: ValidationError) -> dict[str, Any]:
 
 async def run_bulk(
     request: Request,
-    store: EventStore,
     role: Role,
     parse: Callable[[bytes, str], tuple[list[tuple[int, Any]], Rejections]],
     execute: Callable[[EventStore, list[tuple[int, Any]], CommandContext], Awaitable[ImportResult]],
@@ -99,6 +98,7 @@ async def run_bulk(
 
     The Idempotency-Key is recorded once the whole request is done; a retry after a crash in between simply
     applies again what is missing (bulk commands are upserts or idempotent by content)."""
+    store: EventStore = request.app.state.store
     key = idempotency_key(request)
     body = await request.body()
     hashed = request_hash(request.method, request.url.path, body)

@@ -4,21 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header
 
 from shared.auth import Role
 from shared.ids import uuid7
 from shared.web import ApiError, require_role
-from write_api.event_store.records import EventStore
-
-
-async def get_store(request: Request) -> EventStore:
-    store: EventStore = request.app.state.store
-    return store
-
-
-Store = Annotated[EventStore, Depends(get_store)]
-
 
 require = require_role
 

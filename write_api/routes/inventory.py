@@ -12,7 +12,7 @@ from shared.web import ApiError, JSONResponse
 from write_api import handlers
 from write_api.command_runner import Rejections, run_bulk, run_command, validation_rejection
 from write_api.commands import AdjustStock, ReceiveStock, SetLowStockThreshold
-from write_api.dependencies import IfMatch, Store, WarehouseRole
+from write_api.dependencies import IfMatch, WarehouseRole
 from write_api.domain.inventory import Inventory
 from write_api.handlers import Outcome
 from write_api.routes.fields import ID_PATTERN, SKU_PATTERN, Quantity, RequestModel, Sku, WarehouseId
@@ -71,12 +71,11 @@ class BatchReceiptIn(ReceiptIn):
 
 
 @router.post("/receipts")
-async def receive_stock_batch(request: Request, store: Store, role: WarehouseRole) -> JSONResponse:
+async def receive_stock_batch(request: Request, role: WarehouseRole) -> JSONResponse:
     """Many receipts at once (an extension of the contract, for deliveries and stock takes): a JSON array of
     `{sku, warehouse, quantity, reference?}`. Answers `{applied, rejected: [{index, error}], position}`."""
     return await run_bulk(
         request,
-        store,
         role,
         parse_receipts,
         handlers.receive_many,
@@ -112,18 +111,18 @@ def parse_receipts(body: bytes, _content_type: str) -> tuple[list[tuple[int, Rec
 
 @router.post("/{sku}/receipts")
 async def receive_stock(
-    sku: Sku, body: ReceiptIn, request: Request, store: Store, role: WarehouseRole, if_match: IfMatch
+    sku: Sku, body: ReceiptIn, request: Request, role: WarehouseRole, if_match: IfMatch
 ) -> JSONResponse:
     command = ReceiveStock(sku=sku, warehouse=body.warehouse, quantity=body.quantity, reference=body.reference)
-    return await run_command(request, store, command, role=role, render=render_inventory, expected_version=if_match)
+    return await run_command(request, command, role=role, render=render_inventory, expected_version=if_match)
 
 
 @router.post("/{sku}/adjustments")
 async def adjust_stock(
-    sku: Sku, body: AdjustmentIn, request: Request, store: Store, role: WarehouseRole, if_match: IfMatch
+    sku: Sku, body: AdjustmentIn, request: Request, role: WarehouseRole, if_match: IfMatch
 ) -> JSONResponse:
     command = AdjustStock(sku=sku, warehouse=body.warehouse, delta=body.delta, reason=body.reason, note=body.note)
-    return await run_command(request, store, command, role=role, render=render_inventory, expected_version=if_match)
+    return await run_command(request, command, role=role, render=render_inventory, expected_version=if_match)
 
 
 @router.put("/{sku}/thresholds/{warehouse}")
@@ -132,9 +131,8 @@ async def set_threshold(
     warehouse: Annotated[str, Path(pattern=ID_PATTERN)],
     body: ThresholdIn,
     request: Request,
-    store: Store,
     role: WarehouseRole,
     if_match: IfMatch,
 ) -> JSONResponse:
     command = SetLowStockThreshold(sku=sku, warehouse=warehouse, threshold=body.low_stock_threshold)
-    return await run_command(request, store, command, role=role, render=render_inventory, expected_version=if_match)
+    return await run_command(request, command, role=role, render=render_inventory, expected_version=if_match)

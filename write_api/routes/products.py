@@ -12,7 +12,7 @@ from shared.web import ApiError, JSONResponse
 from write_api import handlers
 from write_api.command_runner import run_bulk, run_command, validation_rejection
 from write_api.commands import ChangeProductDetails, ChangeProductPrice, DiscontinueProduct, RegisterProduct
-from write_api.dependencies import CatalogRole, IfMatch, Store
+from write_api.dependencies import CatalogRole, IfMatch
 from write_api.domain.products import Product
 from write_api.handlers import Outcome
 from write_api.routes.fields import SKU_PATTERN, MoneyIn, RequestModel, Sku
@@ -72,11 +72,10 @@ def render_product(outcome: Outcome[Product]) -> dict[str, Any]:
 
 
 @router.post("/import")
-async def import_products(request: Request, store: Store, role: CatalogRole) -> JSONResponse:
+async def import_products(request: Request, role: CatalogRole) -> JSONResponse:
     """Upsert many products: a JSON array, or NDJSON (one object per line), of the `POST /products` body."""
     return await run_bulk(
         request,
-        store,
         role,
         parse_import,
         handlers.import_products,
@@ -112,17 +111,15 @@ def parse_import(body: bytes, content_type: str) -> tuple[list[tuple[int, Regist
 
 
 @router.post("", status_code=201)
-async def register_product(
-    body: ProductIn, request: Request, store: Store, role: CatalogRole, if_match: IfMatch
-) -> JSONResponse:
+async def register_product(body: ProductIn, request: Request, role: CatalogRole, if_match: IfMatch) -> JSONResponse:
     return await run_command(
-        request, store, body.to_command(), role=role, render=render_product, status_code=201, expected_version=if_match
+        request, body.to_command(), role=role, render=render_product, status_code=201, expected_version=if_match
     )
 
 
 @router.patch("/{sku}")
 async def change_product(
-    sku: Sku, body: ProductPatch, request: Request, store: Store, role: CatalogRole, if_match: IfMatch
+    sku: Sku, body: ProductPatch, request: Request, role: CatalogRole, if_match: IfMatch
 ) -> JSONResponse:
     changes = body.model_dump(exclude_unset=True)
     if "name" in changes and changes["name"] is None:
@@ -130,20 +127,18 @@ async def change_product(
     if "attributes" in changes and changes["attributes"] is None:
         changes["attributes"] = {}  # null clears the attributes
     command = ChangeProductDetails(sku=sku, changes=changes)
-    return await run_command(request, store, command, role=role, render=render_product, expected_version=if_match)
+    return await run_command(request, command, role=role, render=render_product, expected_version=if_match)
 
 
 @router.put("/{sku}/price")
-async def change_price(
-    sku: Sku, body: MoneyIn, request: Request, store: Store, role: CatalogRole, if_match: IfMatch
-) -> JSONResponse:
+async def change_price(sku: Sku, body: MoneyIn, request: Request, role: CatalogRole, if_match: IfMatch) -> JSONResponse:
     command = ChangeProductPrice(sku=sku, price=body.to_money())
-    return await run_command(request, store, command, role=role, render=render_product, expected_version=if_match)
+    return await run_command(request, command, role=role, render=render_product, expected_version=if_match)
 
 
 @router.post("/{sku}/discontinue")
 async def discontinue_product(
-    sku: Sku, request: Request, store: Store, role: CatalogRole, if_match: IfMatch, body: DiscontinueIn | None = None
+    sku: Sku, request: Request, role: CatalogRole, if_match: IfMatch, body: DiscontinueIn | None = None
 ) -> JSONResponse:
     command = DiscontinueProduct(sku=sku, reason=body.reason if body else None)
-    return await run_command(request, store, command, role=role, render=render_product, expected_version=if_match)
+    return await run_command(request, command, role=role, render=render_product, expected_version=if_match)
