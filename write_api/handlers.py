@@ -193,12 +193,41 @@ class StreamCache:
     round trip. Never trusted: an order decided on cached states appends with every stream it read expected at its
     cached version (inventories as written streams, products as read-checks), so a stale entry fails the append
     (WrongExpectedVersion), is dropped with the others, and the command is decided again on fresh loads; a refusal
-    decided on cached states is decided again on fresh loads before it is answered. Other writers (processes,
-    instances) only cost such retries. Bounded: the least recently used stream goes first; 0 turns it off."""
+    decided on cached states is decided again on fresh loads before it is answered. Bounded: the least recently
+    used stream goes first; 0 turns it off.
+
+    Other writers of the same streams (uvicorn workers, more instances) make entries stale, and a stale decision
+    costs a failed append on top of the fresh path. So the cache watches the share of its decisions that were stale
+    (a moving average) and, above STALE_LIMIT, is only tried for one order in PROBE_EVERY, to notice when it pays
+    again."""
+
+    STALE_LIMIT = 0.2
+    PROBE_EVERY = 20
+    _WEIGHT = 0.05  # of the latest outcome in the moving average (about the last 20 decisions)
 
     def __init__(self, max_streams: int = 50_000) -> None:
         self.max_streams = max_streams
         self._entries: OrderedDict[str, Loaded[Any]] = OrderedDict()
+        self.stale_share = 0.0
+        self._skipped = 0
+
+    def worth_trying(self) -> bool:
+        if self.max_streams <= 0:
+            return False
+        if self.stale_share <= self.STALE_LIMIT:
+            return True
+        self._skipped += 1
+        if self._skipped >= self.PROBE_EVERY:
+            self._skipped = 0
+            return True
+        child(CACHE_LOOKUPS, "bypassed").inc()
+        return False
+
+    def decided(self, *, stale: bool) -> None:
+        """How a decision made on cached states fared at commit."""
+        self.stale_share += self._WEIGHT * ((1.0 if stale else 0.0) - self.stale_share)
+        if stale:
+            child(CACHE_LOOKUPS, "stale").inc()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -426,13 +455,21 @@ async def handle_place_order(store: EventStore, command: PlaceOrder, context: Co
         nonlocal attempts
         attempts += 1
         decision = None
-        if attempts == 1 and (inputs := cached_inputs()) is not None:
+        if attempts == 1 and cache is not None and cache.worth_trying() and (inputs := cached_inputs()) is not None:
             with contextlib.suppress(DomainError):  # a refusal is only ever answered on fresh state
                 decision = decide(inputs)
         if decision is None:
-            decision = decide(await fresh_inputs())
+            main, others, reads = decide(await fresh_inputs())
+            return await commit(store, main, others, context, reads)
+        assert cache is not None
         main, others, reads = decision
-        return await commit(store, main, others, context, reads)
+        try:
+            outcome = await commit(store, main, others, context, reads)
+        except WrongExpectedVersion:
+            cache.decided(stale=True)
+            raise
+        cache.decided(stale=False)
+        return outcome
 
     streams = [orders.stream_id(command.order_id), *(inventory.stream_id(s) for s in skus)]
     async with context.locks.hold(streams):

@@ -12,6 +12,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
+_CENT = Decimal("0.01")
+
 
 class Money(BaseModel):
     # Tolerant reader: a stored payload may carry fields a later version added.
@@ -22,7 +24,7 @@ class Money(BaseModel):
 
     @field_serializer("amount")
     def _amount_as_string(self, amount: Decimal) -> str:
-        return f"{amount.quantize(Decimal('0.01'))}"
+        return f"{amount.quantize(_CENT)}"
 
     def cents(self) -> int:
         return int((self.amount * 100).to_integral_value())

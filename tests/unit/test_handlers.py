@@ -409,3 +409,26 @@ def test_the_stream_cache_is_bounded_and_keeps_the_newest_version() -> None:
     off = handlers.StreamCache(max_streams=0)
     off.put("a", handlers.Loaded(state, 1, 1))
     assert len(off) == 0
+
+
+def test_a_cache_that_keeps_going_stale_is_only_probed_until_it_pays_again() -> None:
+    cache = handlers.StreamCache()
+    assert cache.worth_trying()
+    for _ in range(30):  # another writer keeps moving the streams on
+        cache.decided(stale=True)
+    tries = [cache.worth_trying() for _ in range(handlers.StreamCache.PROBE_EVERY * 3)]
+    assert tries.count(True) == 3  # one probe in PROBE_EVERY
+    for _ in range(60):  # the probes find fresh entries again
+        cache.decided(stale=False)
+    assert all(cache.worth_trying() for _ in range(10))
+    assert not handlers.StreamCache(max_streams=0).worth_trying()
+
+
+async def test_stale_decisions_on_the_cache_are_counted(store: InMemoryEventStore) -> None:
+    cache = handlers.StreamCache()
+    await stocked(store, CommandContext(cache=cache), SKU, 100)
+    await dispatch(store, place("o-1", (SKU, 1)), CommandContext(cache=cache))
+    assert cache.stale_share == 0.0
+    await dispatch(store, place("elsewhere", (SKU, 1)), CommandContext())  # moves the inventory on
+    await dispatch(store, place("o-2", (SKU, 1)), CommandContext(cache=cache))
+    assert cache.stale_share > 0.0

@@ -80,16 +80,9 @@ class ShipIn(RequestModel):
 def render_order(outcome: Outcome[Order]) -> dict[str, Any]:
     order = outcome.state
     assert order is not None
-    return {
-        "order_id": order.order_id,
-        "status": order.status,
-        "customer": order.customer.model_dump(mode="json"),
-        "shipping_address": order.shipping_address.model_dump(mode="json", exclude_none=True),
-        "lines": [line.model_dump(mode="json") for line in order.lines],
-        "total": order.total.model_dump(mode="json"),
-        "version": outcome.version,
-        "position": outcome.position,
-    }
+    state = order.to_snapshot()  # order_id, status, customer, shipping_address, lines, total: made once per state
+    address = {k: v for k, v in state["shipping_address"].items() if v is not None}
+    return {**state, "shipping_address": address, "version": outcome.version, "position": outcome.position}
 
 
 @router.post("", status_code=201)
