@@ -25,6 +25,7 @@ from shared.web import (
 from write_api.event_store.store import PostgresEventStore, create_pool
 from write_api.handlers import StreamCache, StreamLocks
 from write_api.routes import inventory, orders, products
+from write_api.routes.fields import document_bodies
 from write_api.settings import WriteApiSettings
 
 log = logging.getLogger(__name__)
@@ -139,4 +140,5 @@ def create_app(settings: WriteApiSettings | None = None) -> FastAPI:
     app.include_router(ops_router(ready))
     limits: dict[str, Any] = {"/products/import": settings.import_max_bytes}
     app.add_middleware(BodySizeLimit, default_limit=settings.max_body_bytes, limits=limits)
+    document_bodies(app, [orders.OrderIn])
     return app

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import orjson
-from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from fastapi import FastAPI, Path
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.events.payloads import Money
 
@@ -59,3 +60,41 @@ class MoneyIn(RequestModel):
 
     def to_money(self) -> Money:
         return Money(amount=self.amount, currency=self.currency)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_json_body(model: type[M], body: bytes) -> M:
+    """The body as `model`, parsed and validated in one pass by pydantic's JSON parser. A body parameter has FastAPI
+    decode it with the standard json module and validate the objects after, a measurable share of an order's CPU.
+    Errors are the ones FastAPI raises (the same 400/422 envelope)."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        errors = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)]
+        raise RequestValidationError(errors, body=body) from exc
+
+
+def json_body_openapi(model: type[BaseModel]) -> dict[str, Any]:
+    """`openapi_extra` of a route that parses its body itself: the body is `model` (see document_bodies)."""
+    content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}
+    return {"requestBody": {"required": True, "content": content}}
+
+
+def document_bodies(app: FastAPI, models: list[type[BaseModel]]) -> None:
+    """Put the schemas of the bodies routes parse themselves into the OpenAPI components."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in models:
+            body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(body.pop("$defs", {}))
+            components[model.__name__] = body
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
