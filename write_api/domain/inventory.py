@@ -163,7 +163,7 @@ def _decide(command: InventoryCommand, state: Inventory | None) -> list[EventPay
 
 def number(inventory: Inventory | None, events: list[EventPayload]) -> list[EventPayload]:
     """Give each event its warehouse_version: the next count of its warehouse, in order."""
-    counts = {name: stock.events for name, stock in (inventory.warehouses.items() if inventory else ())}
+    counts = event_counts(inventory)
     numbered = []
     for event in events:
         warehouse = getattr(event, "warehouse", None)
@@ -200,8 +200,26 @@ def allocate(inventory: Inventory | None, quantity: int, taken: dict[str, int] |
     return allocations
 
 
-def reserve(sku: str, order_id: str, allocations: list[Allocation]) -> list[EventPayload]:
-    return [StockReserved(sku=sku, order_id=order_id, warehouse=a.warehouse, quantity=a.quantity) for a in allocations]
+def event_counts(inventory: Inventory | None) -> dict[str, int]:
+    """Each warehouse's events so far: the next one of a warehouse is numbered its count + 1."""
+    return {name: stock.events for name, stock in (inventory.warehouses.items() if inventory else ())}
+
+
+def reserve(sku: str, order_id: str, allocations: list[Allocation], counts: dict[str, int]) -> list[EventPayload]:
+    """A StockReserved per allocation, numbered on from `counts` (see event_counts), which it moves on."""
+    reserved: list[EventPayload] = []
+    for allocation in allocations:
+        counts[allocation.warehouse] = counts.get(allocation.warehouse, 0) + 1
+        reserved.append(
+            StockReserved(
+                sku=sku,
+                order_id=order_id,
+                warehouse=allocation.warehouse,
+                quantity=allocation.quantity,
+                warehouse_version=counts[allocation.warehouse],
+            )
+        )
+    return reserved
 
 
 def _reserved(inventory: Inventory | None, sku: str, order_id: str, reserved: dict[str, int]) -> None:

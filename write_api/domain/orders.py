@@ -109,6 +109,7 @@ def _priced_lines(
     lines: list[OrderLine] = []
     reservations: dict[str, list[EventPayload]] = {}
     taken: dict[str, dict[str, int]] = {}
+    numbering: dict[str, dict[str, int]] = {}  # per SKU, its warehouses' event counts (lines may repeat a SKU)
     short: list[dict[str, Any]] = []
     for index, request in enumerate(requests):
         product = products.get(request.sku)
@@ -131,7 +132,10 @@ def _priced_lines(
             continue
         for allocation in allocations:
             already[allocation.warehouse] = already.get(allocation.warehouse, 0) + allocation.quantity
-        reservations.setdefault(request.sku, []).extend(inv.reserve(request.sku, order_id, allocations))
+        counts = numbering.get(request.sku)
+        if counts is None:
+            counts = numbering[request.sku] = inv.event_counts(inventories.get(request.sku))
+        reservations.setdefault(request.sku, []).extend(inv.reserve(request.sku, order_id, allocations, counts))
         lines.append(
             OrderLine(
                 sku=request.sku,
@@ -143,7 +147,7 @@ def _priced_lines(
         )
     if short:
         raise InsufficientStock("not enough stock for every line", lines=short)
-    return lines, {sku: inv.number(inventories.get(sku), events) for sku, events in reservations.items()}
+    return lines, reservations
 
 
 def _total(lines: list[OrderLine] | tuple[OrderLine, ...], currency: str) -> Money:
