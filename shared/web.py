@@ -204,6 +204,16 @@ def require_role(*roles: Role) -> Any:
     return Depends(RoleKey(frozenset(roles)))
 
 
+def caller_role(request: Request, roles: frozenset[Role]) -> Role:
+    """What require_role answers, for a route that checks inline: solving even a dependency without parameters costs
+    FastAPI some 60 µs of CPU per request, a few percent of an order. Declare `openapi_extra=BEARER_OPENAPI`."""
+    return authorize(request.app.state.keyring, request.headers.get("authorization"), roles)
+
+
+# The security requirement RoleKey puts into OpenAPI, for routes that call caller_role.
+BEARER_OPENAPI: dict[str, Any] = {"security": [{"ApiKey": []}]}
+
+
 def authorize(keyring: KeyRing, authorization: str | None, required: frozenset[Role]) -> Role:
     """Role of the bearer key, or 401 (no or unknown key) / 403 (a key whose role may not do this)."""
     if not authorization or not authorization.lower().startswith("bearer "):
