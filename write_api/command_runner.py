@@ -55,7 +55,8 @@ async def run_command(
         cache=request.app.state.cache,
     )
     try:
-        outcome = await dispatch(store, command, context)
+        async with request.app.state.gate:  # WRITE_CONCURRENCY commands at once, the others queue in order
+            outcome = await dispatch(store, command, context)
     except DomainError as exc:
         # A concurrent request with the same key may have won the race and changed the state this command was
         # decided on (e.g. registered the product): its recorded answer is the answer.

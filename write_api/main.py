@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -100,6 +101,7 @@ def create_app(settings: WriteApiSettings | None = None) -> FastAPI:
         app.state.keyring = keyring
         app.state.locks = StreamLocks()
         app.state.cache = StreamCache(settings.write_cache_streams)
+        app.state.gate = asyncio.Semaphore(settings.write_concurrency)
         freeze_startup_objects()
         try:
             yield
