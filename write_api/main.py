@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -23,7 +24,7 @@ from shared.web import (
     install_metrics_middleware,
     ops_router,
 )
-from write_api.event_store.store import PostgresEventStore, create_pool
+from write_api.event_store.store import Appenders, PostgresEventStore, connect, create_pool
 from write_api.handlers import StreamCache, StreamLocks
 from write_api.routes import inventory, orders, products
 from write_api.routes.fields import document_bodies
@@ -97,7 +98,8 @@ def create_app(settings: WriteApiSettings | None = None) -> FastAPI:
             log.warning("PostgreSQL does not answer at start (%s); connecting lazily", exc)
             pool = await create_pool(settings.database_url, 0, settings.database_pool_max)
         app.state.pool = pool
-        app.state.store = PostgresEventStore(pool)
+        appenders = Appenders(partial(connect, settings.database_url), settings.write_concurrency)
+        app.state.store = store = PostgresEventStore(pool, appenders)
         app.state.keyring = keyring
         app.state.locks = StreamLocks()
         app.state.cache = StreamCache(settings.write_cache_streams)
@@ -106,6 +108,7 @@ def create_app(settings: WriteApiSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await store.close()
             await pool.close()
 
     # Clients that forget `Content-Type: application/json` still send JSON; accept it.

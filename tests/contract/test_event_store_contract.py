@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -26,16 +27,21 @@ from write_api.event_store.records import (
     RecordedEvent,
     StreamAppend,
 )
-from write_api.event_store.store import PostgresEventStore
+from write_api.event_store.store import Appenders, PostgresEventStore, connect
 
 
-@pytest.fixture(params=["in_memory", "postgres"])
+@pytest.fixture(params=["in_memory", "postgres", "postgres_appenders"])
 def store(request: pytest.FixtureRequest) -> EventStore:
     if request.param == "in_memory":
         return InMemoryEventStore()
-    # Requested only for this variant: the in-memory runs need no database.
+    # Requested only for these variants: the in-memory runs need no database.
     pool: asyncpg.Pool = request.getfixturevalue("pg_pool")
-    return PostgresEventStore(pool)
+    if request.param == "postgres":
+        return PostgresEventStore(pool)
+    # Appends on connections of their own, as the write API does (two, so that concurrent tests also reach the pool).
+    appenders = Appenders(partial(connect, request.getfixturevalue("fresh_database_url")), 2)
+    request.addfinalizer(appenders.terminate)
+    return PostgresEventStore(pool, appenders)
 
 
 def new_events(n: int, start: int = 1) -> tuple[NewEvent, ...]:
@@ -352,3 +358,38 @@ async def test_read_all_paging_and_watermark(store: EventStore) -> None:
         assert [e.event_id for e in paged] == [e.event_id for e in everything], f"limit {limit}"
         assert [b.watermark for b in batches] == sorted(b.watermark for b in batches), f"limit {limit}"
         assert batches[-1].watermark >= everything[-1].transaction_id
+
+
+# ------------------------------------------------------------------------------------- PostgreSQL only: appenders
+WAITING_FOR_A_LOCK = """
+SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+"""
+
+
+async def test_an_append_cancelled_mid_statement_leaves_no_broken_connection_behind(
+    pg_pool: asyncpg.Pool, fresh_database_url: str
+) -> None:
+    store = PostgresEventStore(pg_pool, Appenders(partial(connect, fresh_database_url), 1))
+    try:
+        await store.append([append_to("c-1", 0, 1)])
+        async with pg_pool.acquire() as blocker, blocker.transaction():
+            await blocker.execute("LOCK TABLE events IN EXCLUSIVE MODE")  # the next append waits inside its statement
+            waiting = asyncio.create_task(store.append([append_to("c-1", 1, 1, start=2)]))
+            await asyncio.sleep(0.3)
+            assert not waiting.done()
+            waiting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+            # The cancel request reaches the server on a connection of its own: wait until the statement has ended
+            # before the lock goes (else it may still run, and commit, as with any cancelled statement).
+            for _ in range(100):
+                if not await blocker.fetchval(WAITING_FOR_A_LOCK):
+                    break
+                await asyncio.sleep(0.05)
+            assert not await blocker.fetchval(WAITING_FOR_A_LOCK)
+        # The cancelled statement appended nothing, and the next append runs on a sound connection.
+        assert [e.version for e in await store.read_stream("c-1")] == [1]
+        assert (await store.append([append_to("c-1", 1, 1, start=2)])).versions == {"c-1": 2}
+        assert (await store.append([append_to("c-1", 2, 1, start=3)])).versions == {"c-1": 3}
+    finally:
+        await store.close()
