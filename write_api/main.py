@@ -35,8 +35,9 @@ log = logging.getLogger(__name__)
 
 class BodySizeLimit:
     """Refuse bodies over the limit with 413 before any route sees them, whether the size is declared
-    (Content-Length) or only found out while reading (chunked): the body is read here, up to the limit, and
-    handed on whole."""
+    (Content-Length) or only found out while reading (chunked). A declared size within the limit passes straight
+    through (the HTTP server delivers exactly that many bytes); a body of undeclared size is read here, up to the
+    limit, and handed on whole."""
 
     def __init__(self, app: ASGIApp, default_limit: int, limits: dict[str, int]) -> None:
         self.app = app
@@ -48,9 +49,12 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         limit = self.limits.get(scope["path"], self.default_limit)
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._refuse(limit, scope, receive, send)
+        declared = next((value for name, value in scope["headers"] if name == b"content-length"), None)
+        if declared is not None and declared.isdigit():
+            if int(declared) > limit:
+                await self._refuse(limit, scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []
         size = 0
