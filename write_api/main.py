@@ -27,7 +27,7 @@ from shared.web import (
 from write_api.event_store.store import Appenders, PostgresEventStore, connect, create_pool
 from write_api.handlers import StreamCache, StreamLocks
 from write_api.routes import inventory, orders, products
-from write_api.routes.fields import document_bodies
+from write_api.routes.fields import document_routes
 from write_api.settings import WriteApiSettings
 
 log = logging.getLogger(__name__)
@@ -143,11 +143,12 @@ def create_app(settings: WriteApiSettings | None = None) -> FastAPI:
         app.add_exception_handler(unavailable, on_database_unavailable)
     install_metrics_middleware(app)
     # Routes are matched in order, one regular expression each: the busiest first (no two paths overlap).
+    app.router.routes.insert(0, orders.PLACE_ORDER)
     app.include_router(orders.router)
     app.include_router(inventory.router)
     app.include_router(products.router)
     app.include_router(ops_router(ready))
     limits: dict[str, Any] = {"/products/import": settings.import_max_bytes}
     app.add_middleware(BodySizeLimit, default_limit=settings.max_body_bytes, limits=limits)
-    document_bodies(app, [orders.OrderIn])
+    document_routes(app, {"/orders": orders.PLACE_ORDER_OPENAPI}, [orders.OrderIn])
     return app

@@ -90,14 +90,17 @@ def json_body_openapi(model: type[BaseModel]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": content}}
 
 
-def document_bodies(app: FastAPI, models: list[type[BaseModel]]) -> None:
-    """Put the schemas of the bodies routes parse themselves into the OpenAPI components."""
+def document_routes(app: FastAPI, paths: dict[str, dict[str, Any]], models: list[type[BaseModel]]) -> None:
+    """Put routes FastAPI does not document (plain Starlette routes: path -> path item) and the schemas of the
+    bodies routes parse themselves into the OpenAPI document."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
             return app.openapi_schema
         schema = generate()
+        for path, item in paths.items():
+            schema.setdefault("paths", {}).setdefault(path, {}).update(item)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         for model in models:
             body = model.model_json_schema(ref_template="#/components/schemas/{model}")

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from pydantic import ConfigDict, Field
+from starlette.routing import Route
 
 from shared.auth import Role
 from shared.events.payloads import Address, Customer
@@ -89,10 +90,11 @@ def render_order(outcome: Outcome[Order]) -> dict[str, Any]:
 STOREFRONT = frozenset({Role.STOREFRONT})
 
 
-# The busiest route checks the key and parses the body itself (no dependency to solve, one JSON pass): see
-# caller_role and parse_json_body for what each saves.
-@router.post("", status_code=201, openapi_extra={**json_body_openapi(OrderIn), **BEARER_OPENAPI})
 async def place_order(request: Request) -> JSONResponse:
+    """POST /orders, the busiest route: a plain Starlette route (PLACE_ORDER). FastAPI's handling of a route (its
+    dependency solving, per-request exit stacks and checks) costs some 80 µs of CPU a request, 4-5% of an order, so
+    this one checks the key and parses the body itself (see caller_role and parse_json_body), and its OpenAPI
+    entry is written out below."""
     role = caller_role(request, STOREFRONT)  # before the body, as a dependency would
     body = parse_json_body(OrderIn, await request.body())
     command = PlaceOrder(
@@ -102,6 +104,19 @@ async def place_order(request: Request) -> JSONResponse:
         lines=tuple(line.to_request() for line in body.lines),
     )
     return await run_command(request, command, role=role, render=render_order, status_code=201)
+
+
+PLACE_ORDER = Route("/orders", place_order, methods=["POST"])
+PLACE_ORDER_OPENAPI: dict[str, Any] = {
+    "post": {
+        "tags": ["orders"],
+        "summary": "Place Order",
+        "operationId": "place_order_orders_post",
+        **json_body_openapi(OrderIn),
+        "responses": {"201": {"description": "The order as placed, with its version and position"}},
+        **BEARER_OPENAPI,
+    }
+}
 
 
 @router.post("/{order_id}/lines")
