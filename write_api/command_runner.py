@@ -53,10 +53,10 @@ async def run_command(
         idempotency=idempotency,
         locks=request.app.state.locks,
         cache=request.app.state.cache,
+        gate=request.app.state.gate,  # WRITE_CONCURRENCY commands at once, the others queue in order
     )
     try:
-        async with request.app.state.gate:  # WRITE_CONCURRENCY commands at once, the others queue in order
-            outcome = await dispatch(store, command, context)
+        outcome = await dispatch(store, command, context)
     except DomainError as exc:
         # A concurrent request with the same key may have won the race and changed the state this command was
         # decided on (e.g. registered the product): its recorded answer is the answer.

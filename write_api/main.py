@@ -36,8 +36,8 @@ log = logging.getLogger(__name__)
 class BodySizeLimit:
     """Refuse bodies over the limit with 413 before any route sees them, whether the size is declared
     (Content-Length) or only found out while reading (chunked). A declared size within the limit passes straight
-    through (the HTTP server delivers exactly that many bytes); a body of undeclared size is read here, up to the
-    limit, and handed on whole."""
+    through (the HTTP server delivers exactly that many bytes); any other body (no Content-Length, or a
+    Transfer-Encoding, which some servers let win over it) is read here, up to the limit, and handed on whole."""
 
     def __init__(self, app: ASGIApp, default_limit: int, limits: dict[str, int]) -> None:
         self.app = app
@@ -49,8 +49,13 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         limit = self.limits.get(scope["path"], self.default_limit)
-        declared = next((value for name, value in scope["headers"] if name == b"content-length"), None)
-        if declared is not None and declared.isdigit():
+        declared = chunked = None
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                declared = value
+            elif name == b"transfer-encoding":
+                chunked = value
+        if declared is not None and chunked is None and declared.isdigit():
             if int(declared) > limit:
                 await self._refuse(limit, scope, receive, send)
             else:

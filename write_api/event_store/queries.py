@@ -27,7 +27,7 @@ from __future__ import annotations
 # its expected version; UNIQUE (stream_id, version) rejects the race where two writers expected the same version,
 # and the idempotency key's primary key rejects a concurrent request with the same key. The idempotency response
 # gets the writing transaction's id as its "position" (known only inside the statement).
-# $1/$2 also carry the streams the command only read (a product whose price an order takes): one that has moved since
+# $1 also carries the streams the command only read (a product whose price an order takes): one that has moved since
 # fails the append like a written one. (One that changes after this statement's snapshot but before its commit is
 # no anomaly: the command is then ordered before that change, which reads nothing the command writes.)
 APPEND = """

@@ -104,6 +104,7 @@ class Appenders:
         self.size = size
         self._free: list[asyncpg.Connection] = []
         self._opened = 0
+        self._closed = False
 
     async def fetchrow(self, pool: asyncpg.Pool, query: str, *args: Any) -> asyncpg.Record | None:
         if self._free:
@@ -123,16 +124,20 @@ class Appenders:
             # A statement error leaves the connection idle; so does a cancellation, once the cancel request asyncpg
             # sends has been answered (the connection's next statement waits for that). Anything else is suspect.
             sound = isinstance(exc, asyncpg.PostgresError | asyncio.CancelledError)
-            if sound and not conn.is_closed() and not conn.is_in_transaction():
-                self._free.append(conn)
-            else:
-                conn.terminate()
-                self._opened -= 1
+            self._give_back(conn, sound and not conn.is_closed() and not conn.is_in_transaction())
             raise
-        self._free.append(conn)
+        self._give_back(conn, True)
         return row
 
+    def _give_back(self, conn: asyncpg.Connection, sound: bool) -> None:
+        if sound and not self._closed:
+            self._free.append(conn)
+        else:  # broken, or lent while the store closed
+            conn.terminate()
+            self._opened -= 1
+
     async def close(self) -> None:
+        self._closed = True
         free, self._free = self._free, []
         self._opened -= len(free)
         for conn in free:
@@ -140,6 +145,7 @@ class Appenders:
 
     def terminate(self) -> None:
         """Close the idle connections at once, without a goodbye to the server (for teardown that cannot await)."""
+        self._closed = True
         free, self._free = self._free, []
         self._opened -= len(free)
         for conn in free:

@@ -8,11 +8,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from pydantic import ConfigDict, Field
+from starlette.requests import ClientDisconnect
 from starlette.routing import Route
 
 from shared.auth import Role
 from shared.events.payloads import Address, Customer
-from shared.web import BEARER_OPENAPI, JSONResponse, caller_role
+from shared.web import BEARER_OPENAPI, ApiError, JSONResponse, caller_role
 from write_api.command_runner import run_command
 from write_api.commands import AddOrderLine, CancelOrder, OrderLineRequest, PlaceOrder, ShipOrder
 from write_api.dependencies import BackofficeRole, IfMatch, StorefrontRole
@@ -96,7 +97,11 @@ async def place_order(request: Request) -> JSONResponse:
     this one checks the key and parses the body itself (see caller_role and parse_json_body), and its OpenAPI
     entry is written out below."""
     role = caller_role(request, STOREFRONT)  # before the body, as a dependency would
-    body = parse_json_body(OrderIn, await request.body())
+    try:
+        raw = await request.body()
+    except ClientDisconnect as exc:  # as FastAPI answers for its routes
+        raise ApiError(400, "malformed_request", "the request body did not arrive whole") from exc
+    body = parse_json_body(OrderIn, raw)
     command = PlaceOrder(
         order_id=new_order_id(),
         customer=Customer.model_validate(body.customer.model_dump()),
