@@ -53,10 +53,13 @@ async def run_command(
         idempotency=idempotency,
         locks=request.app.state.locks,
         cache=request.app.state.cache,
-        gate=request.app.state.gate,  # WRITE_CONCURRENCY commands at once, the others queue in order
     )
     try:
-        outcome = await dispatch(store, command, context)
+        # WRITE_CONCURRENCY commands at once, the others queue in arrival order. Around the stream locks, not inside
+        # them: measured both ways, inside let lock waiters fall behind later arrivals (p99 110-115 ms against
+        # 62-92). The price: a burst on one SKU can hold every place, each for one commit of that SKU, in turn.
+        async with request.app.state.gate:
+            outcome = await dispatch(store, command, context)
     except DomainError as exc:
         # A concurrent request with the same key may have won the race and changed the state this command was
         # decided on (e.g. registered the product): its recorded answer is the answer.

@@ -273,15 +273,14 @@ class StreamCache:
 
 @dataclass(frozen=True)
 class CommandContext:
-    """What a command carries besides its fields: who sent it, If-Match, Idempotency-Key, and the process's locks,
-    stream cache and gate."""
+    """What a command carries besides its fields: who sent it, If-Match, Idempotency-Key, and the process's locks
+    and stream cache."""
 
     metadata: dict[str, Any] = field(default_factory=dict)
     expected_version: int | None = None
     idempotency: IdempotencyRequest | None = None
     locks: StreamLocks = field(default_factory=StreamLocks)
     cache: StreamCache | None = None
-    gate: asyncio.Semaphore | None = None  # commands deciding and committing at once (see with_retries)
 
 
 @dataclass(frozen=True)
@@ -372,16 +371,10 @@ async def commit(
 
 
 async def with_retries(name: str, context: CommandContext, attempt: Callable[[], Awaitable[Outcome[S]]]) -> Outcome[S]:
-    """Run load-decide-append again when another writer appended first; not when If-Match pinned a version.
-
-    Each attempt takes a place at the context's gate (WRITE_CONCURRENCY), inside the stream locks the handler holds:
-    a command waiting for a busy SKU, or backing off, keeps no place from commands on other streams."""
+    """Run load-decide-append again when another writer appended first; not when If-Match pinned a version."""
     for number in range(1, MAX_ATTEMPTS + 1):
         try:
-            if context.gate is None:
-                return await attempt()
-            async with context.gate:
-                return await attempt()
+            return await attempt()
         except WrongExpectedVersion:
             if context.expected_version is not None or number == MAX_ATTEMPTS:
                 raise
