@@ -3,7 +3,6 @@ Retry-After to commands (never a 500)."""
 
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 
@@ -15,11 +14,11 @@ from tests.platform import KEYS, Platform, free_port, platform_env
 pytestmark = pytest.mark.integration
 
 
-def test_commands_get_503_with_retry_after_while_postgres_is_unreachable() -> None:
+def test_commands_get_503_with_retry_after_while_postgres_is_unreachable(tmp_path: Path) -> None:
     ports = {name: free_port() for name in ("write_api", "relay", "projector", "search_api")}
     dead = f"postgresql://shop:shop@127.0.0.1:{free_port()}/shop"  # nothing listens there
     env = platform_env(dead, "amqp://guest:guest@127.0.0.1:1/", "", "http://127.0.0.1:1", "", ports)
-    platform = Platform(env, Path(tempfile.mkdtemp(prefix="write-unavailable-")), ports)
+    platform = Platform(env, tmp_path, ports)  # pytest keeps the last few runs' logs, not every one
     platform.start("write_api", wait=False)
     try:
         client = httpx.Client(timeout=10)
