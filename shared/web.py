@@ -184,6 +184,9 @@ def ops_router(ready: Callable[[], Awaitable[dict[str, bool]]]) -> APIRouter:
     return router
 
 
+BEARER_SCHEME = "ApiKey"  # the OpenAPI security scheme of the API keys
+
+
 class RoleKey(HTTPBearer):
     """The caller's role from its bearer API key, or 401/403; the key ring lives in `app.state.keyring`.
 
@@ -191,12 +194,12 @@ class RoleKey(HTTPBearer):
     it, and FastAPI has no header parameter to validate per request (a measurable share of a write's CPU)."""
 
     def __init__(self, roles: frozenset[Role]) -> None:
-        super().__init__(scheme_name="ApiKey", description="API key: Authorization: Bearer <key>", auto_error=False)
+        description = "API key: Authorization: Bearer <key>"
+        super().__init__(scheme_name=BEARER_SCHEME, description=description, auto_error=False)
         self.roles = roles
 
     async def __call__(self, request: Request) -> Role:  # type: ignore[override]
-        keyring: KeyRing = request.app.state.keyring
-        return authorize(keyring, request.headers.get("authorization"), self.roles)
+        return caller_role(request, self.roles)
 
 
 def require_role(*roles: Role) -> Any:
@@ -205,13 +208,15 @@ def require_role(*roles: Role) -> Any:
 
 
 def caller_role(request: Request, roles: frozenset[Role]) -> Role:
-    """What require_role answers, for a route that checks inline: solving even a dependency without parameters costs
-    FastAPI some 60 µs of CPU per request, a few percent of an order. Put BEARER_OPENAPI in its OpenAPI entry."""
-    return authorize(request.app.state.keyring, request.headers.get("authorization"), roles)
+    """What require_role answers, also for a route that checks inline: solving even a dependency without parameters
+    costs FastAPI some 60 µs of CPU per request, a few percent of an order. Put BEARER_OPENAPI in its OpenAPI entry.
+    The key ring lives in `app.state.keyring`."""
+    keyring: KeyRing = request.app.state.keyring
+    return authorize(keyring, request.headers.get("authorization"), roles)
 
 
 # The security requirement RoleKey puts into OpenAPI, for routes that call caller_role.
-BEARER_OPENAPI: dict[str, Any] = {"security": [{"ApiKey": []}]}
+BEARER_OPENAPI: dict[str, Any] = {"security": [{BEARER_SCHEME: []}]}
 
 
 def authorize(keyring: KeyRing, authorization: str | None, required: frozenset[Role]) -> Role:

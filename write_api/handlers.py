@@ -436,10 +436,8 @@ async def handle_place_order(store: EventStore, command: PlaceOrder, context: Co
     cache = context.cache if context.expected_version is None else None
     attempts = 0
 
-    def cached_inputs() -> PlaceInputs | None:
+    def cached_inputs(cache: StreamCache) -> PlaceInputs | None:
         """From the cache, with the order assumed new (expected at version 0, so checked like the rest)."""
-        if cache is None:
-            return None
         entries = cache.get_all([*map(products.stream_id, skus), *map(inventory.stream_id, skus)])
         if entries is None:
             return None
@@ -474,9 +472,11 @@ async def handle_place_order(store: EventStore, command: PlaceOrder, context: Co
         nonlocal attempts
         attempts += 1
         decision = None
-        if attempts == 1 and cache is not None and cache.worth_trying() and (inputs := cached_inputs()) is not None:
-            with contextlib.suppress(DomainError):  # a refusal is only ever answered on fresh state
-                decision = decide(inputs)
+        if attempts == 1 and cache is not None and cache.worth_trying():
+            inputs = cached_inputs(cache)
+            if inputs is not None:
+                with contextlib.suppress(DomainError):  # a refusal is only ever answered on fresh state
+                    decision = decide(inputs)
         if decision is None:
             main, others, reads = decide(await fresh_inputs())
             return await commit(store, main, others, context, reads)

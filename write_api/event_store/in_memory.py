@@ -19,6 +19,7 @@ from write_api.event_store.records import (
     Snapshot,
     StreamAppend,
     StreamHead,
+    expected_versions,
 )
 
 
@@ -39,8 +40,7 @@ class InMemoryEventStore:
         reads: Mapping[str, int] | None = None,
     ) -> AppendResult:
         async with self._lock:
-            expected = [(a.stream_id, a.expected_version) for a in appends] + list((reads or {}).items())
-            for stream_id, version in expected:
+            for stream_id, version in expected_versions(appends, reads):
                 actual = len(self._streams.get(stream_id, ()))
                 if actual != version:
                     raise WrongExpectedVersion(stream_id, version, actual)

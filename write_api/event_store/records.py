@@ -61,6 +61,11 @@ class StreamAppend:
     snapshot_schema_version: int = 1
 
 
+def expected_versions(appends: list[StreamAppend], reads: Mapping[str, int] | None) -> list[tuple[str, int]]:
+    """Every stream an append checks, with the version it must be at: the written ones, then those only read."""
+    return [(a.stream_id, a.expected_version) for a in appends] + list((reads or {}).items())
+
+
 @dataclass(frozen=True)
 class IdempotencyRecord:
     key: str

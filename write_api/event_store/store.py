@@ -22,6 +22,7 @@ from write_api.event_store.records import (
     Snapshot,
     StreamAppend,
     StreamHead,
+    expected_versions,
 )
 
 # A connection of its own or one lent by a pool.
@@ -167,8 +168,7 @@ class PostgresEventStore:
         idempotency: PendingIdempotency | None = None,
         reads: Mapping[str, int] | None = None,
     ) -> AppendResult:
-        # Written streams at their expected versions, then the streams only read, at the versions they were read.
-        checked = [(a.stream_id, a.expected_version) for a in appends] + list((reads or {}).items())
+        checked = expected_versions(appends, reads)
         versions = {a.stream_id: a.expected_version + len(a.events) for a in appends}
         events = [(a, e, a.expected_version + i) for a in appends for i, e in enumerate(a.events, start=1)]
         snapshots = [a for a in appends if a.snapshot is not None]
