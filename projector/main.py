@@ -18,13 +18,13 @@ import sys
 import aio_pika
 from elasticsearch import AsyncElasticsearch
 
-from projector.consumer import ProjectionWorker
 from projector.elastic import outdated_index, read_position
 from projector.projections import ProjectionSpec
 from projector.projections import inventory as inventory_projection
 from projector.projections import orders as orders_projection
 from projector.projections import products as products_projection
 from projector.settings import ProjectorSettings
+from projector.worker import ProjectionWorker
 from shared import worker
 from shared.elastic import elasticsearch_client as new_elasticsearch_client
 from shared.logging import configure_logging
@@ -62,7 +62,7 @@ async def run(settings: ProjectorSettings) -> None:
     async def ready() -> dict[str, bool]:
         return {
             "elasticsearch": await elasticsearch_answers(es),
-            **{f"rabbitmq:{w.name}": w.connected for w in workers},
+            **{f"rabbitmq:{w.name}": w.ready for w in workers},
         }
 
     server = ops_server(ops_app("Projector", ready), settings.projector_port, settings.ops_host)

@@ -4,18 +4,19 @@ DESIGN.md "Projector": replay from the store (not RabbitMQ) into a new versioned
 swap the alias atomically; searches keep working throughout and nothing written during the rebuild is lost.
 
 1. Create a new versioned index (`new_index_name`), with the projection's current mapping.
-2. Replay the store's events in read order ((transaction id, global position), gap-free: `read_all_on`) into
-   it, batch by batch through `engine.apply_batch` -- the code the live consumer runs, so the documents are the
-   ones the live projector would have written. Only the events the projection's queue receives (its bindings in
-   shared/messaging.py) are replayed, as the live projector sees no others. The replay ends at the store's head:
+2. Replay the store's transactions in read order (gap-free, shared/event_log.py) into it, each decoded from the
+   message the relay would publish for it and applied batch by batch through `apply.apply_events` -- the code the
+   live consumer runs, so the documents are the ones the live projector would have written (projector/replay.py).
+   The replay ends at the store's head:
    checkpoint C, watermark W1. Meanwhile the live projector keeps writing the old index, which stays behind the
    alias: searches are answered by a complete index.
 3. Refresh the new index, replay what arrived meanwhile, then swap in ONE `update_aliases` call (atomic): the
    alias (and any other alias of the old index) moves to the new index, and the old index is deleted. Its name
    becomes an alias of the new index for one generation (the name of the index before it is dropped): a process
-   that resolved the alias to the concrete index name (projector/consumer.py did, before it wrote through the
-   alias) then writes into the new index, instead of making Elasticsearch auto-create an orphan index of that name
-   with dynamic mappings.
+   that resolved the alias to the concrete index name (an older projector did) then writes into the new index,
+   instead of making Elasticsearch auto-create an orphan index of that name with dynamic mappings. The live
+   projector writes through the alias; it sees the index change in its bulk answers and forgets the documents it
+   remembered (projector/documents.py).
 4. Replay again from the last checkpoint to the head into the new index: whatever reached the old index between
    that replay and the swap is in the store and is applied now (repeats are no-ops: documents keep per-stream
    versions). From the swap on, the live projector writes the new index too; one of its events that arrives before
@@ -30,24 +31,20 @@ A PostgreSQL advisory lock keeps two rebuilds of one projection from running at 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import sys
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import asyncpg
-import orjson
-from elastic_transport import ConnectionError as EsConnectionError
-from elastic_transport import ConnectionTimeout
-from elasticsearch import ApiError as EsApiError
 from elasticsearch import AsyncElasticsearch
 
+from projector.apply import apply_with_retries
+from projector.documents import DocumentStore
 from projector.elastic import (
     create_index,
     ensure_positions_index,
@@ -56,93 +53,17 @@ from projector.elastic import (
     read_position,
     record_position,
 )
-from projector.engine import BatchResult, TransientError, apply_batch
 from projector.projections import ProjectionSpec
+from projector.replay import store_batches
 from projector.settings import ProjectorSettings
 from shared.elastic import elasticsearch_client
-from shared.events.envelope import Envelope
-from shared.messaging import PROJECTION_BINDINGS, routing_key
+from shared.event_log import START, ReadPosition, connect
 from shared.read_models import alias_name
-from write_api.event_store.records import START, ReadPosition, RecordedEvent
-from write_api.event_store.store import init_connection, read_all_on
-from write_api.relay import envelope
 
 log = logging.getLogger(__name__)
 
-READ_BATCH = 1000
 LOCK_NAMESPACE = 0x52424C44  # "RBLD"
 RETRY_DELAYS = (0.2, 0.5, 1, 2, 4, 5, 5, 5)
-
-
-def topic_matches(pattern: str, key: str) -> bool:
-    """AMQP topic matching: words split on '.', `*` is exactly one word, `#` zero or more."""
-
-    def match(p: list[str], k: list[str]) -> bool:
-        if not p:
-            return not k
-        if p[0] == "#":
-            return any(match(p[1:], k[i:]) for i in range(len(k) + 1))
-        return bool(k) and (p[0] in ("*", k[0])) and match(p[1:], k[1:])
-
-    return match(pattern.split("."), key.split("."))
-
-
-def routed_to(projection: str) -> Callable[[Envelope], bool]:
-    """Whether the relay's message for an event reaches the projection's queue (its bindings, shared/messaging.py):
-    a replay or a verification must fold exactly the events the live projector receives."""
-    patterns = PROJECTION_BINDINGS[projection]
-    return lambda e: any(topic_matches(p, routing_key(e.stream_type, e.event_type)) for p in patterns)
-
-
-def to_envelope(event: RecordedEvent) -> Envelope:
-    """The envelope the live projector receives for this event: the relay's message body, parsed the same way."""
-    return Envelope.model_validate_json(orjson.dumps(envelope(event)))
-
-
-async def connect_store(database_url: str) -> asyncpg.Connection:
-    conn = await asyncpg.connect(database_url)
-    await init_connection(conn)
-    return conn
-
-
-@dataclass
-class StoreBatch:
-    events: list[Envelope]
-    checkpoint: ReadPosition  # read position of the last event read so far
-    watermark: int  # every transaction with id <= watermark has been read
-
-
-async def store_batches(
-    conn: asyncpg.Connection, after: ReadPosition = START, limit: int = READ_BATCH
-) -> AsyncIterator[StoreBatch]:
-    """The store's committed events after `after` in read order, batch by batch, up to the head."""
-    while True:
-        result = await read_all_on(conn, after, limit)
-        if result.events:
-            after = result.events[-1].read_order
-        yield StoreBatch([to_envelope(e) for e in result.events], after, result.watermark)
-        if len(result.events) < limit:
-            return
-
-
-def _transient(exc: BaseException) -> bool:
-    if isinstance(exc, TransientError | EsConnectionError | ConnectionTimeout):
-        return True
-    return isinstance(exc, EsApiError) and (exc.meta.status == 429 or exc.meta.status >= 500)
-
-
-async def apply_with_retries(
-    es: AsyncElasticsearch, index: str, spec: ProjectionSpec, events: list[Envelope]
-) -> BatchResult:
-    for delay in (*RETRY_DELAYS, None):
-        try:
-            return await apply_batch(es, index, spec, events)
-        except Exception as exc:
-            if delay is None or not _transient(exc):
-                raise
-            log.warning("rebuild: transient failure (%s); retrying in %s s", exc, delay)
-            await asyncio.sleep(delay)
-    raise AssertionError("unreachable")
 
 
 @dataclass
@@ -153,21 +74,19 @@ class Replay:
     watermark: int = 0
     events: int = 0
     written: int = 0
-    # Events the projection could not apply (the live projector parks them): "event id (type): error".
+    # Events the projection could not apply (the live projector parks them): "event id (stream vN): error".
     poison: list[str] = field(default_factory=list)
     early: int = 0
     last_event_at: datetime | None = None
 
 
-async def replay(
-    conn: asyncpg.Connection, es: AsyncElasticsearch, index: str, spec: ProjectionSpec, progress: Replay
-) -> None:
-    """Apply the store's events after progress.checkpoint, up to the head, to `index`."""
-    routed = routed_to(spec.projection.value)
-    async for batch in store_batches(conn, progress.checkpoint):
-        events = [e for e in batch.events if routed(e)]
+async def replay(conn: asyncpg.Connection, store: DocumentStore, spec: ProjectionSpec, progress: Replay) -> None:
+    """Apply the store's events after progress.checkpoint, up to the head, to the store's index."""
+    async for batch in store_batches(conn, spec.stream_types, progress.checkpoint):
+        progress.poison += batch.unreadable
+        events = batch.events
         if events:
-            result = await apply_with_retries(es, index, spec, events)
+            result = await apply_with_retries(store, spec, events, RETRY_DELAYS)
             progress.events += len(events)
             progress.written += result.written
             progress.early += len(result.early)
@@ -206,7 +125,7 @@ async def rebuild(settings: ProjectorSettings, spec: ProjectionSpec) -> int:
     prefix = settings.elasticsearch_prefix
     alias = alias_name(prefix, projection)
     es = elasticsearch_client(settings.elasticsearch_url, max(settings.elasticsearch_timeout_s, 60))
-    conn = await connect_store(settings.database_url)
+    conn = await connect(settings.database_url)
     lock = LOCK_NAMESPACE << 32 | zlib.crc32(f"{prefix}{projection.value}".encode())
     try:
         if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock):
@@ -217,8 +136,9 @@ async def rebuild(settings: ProjectorSettings, spec: ProjectionSpec) -> int:
         await create_index(es, new, projection, settings.index_replicas)
         started = time.monotonic()
         progress = Replay()
+        store = DocumentStore(es, new, spec.single_stream, settings.cached_documents)
         try:
-            await replay(conn, es, new, spec, progress)
+            await replay(conn, store, spec, progress)
             _say(
                 f"{projection.value}: replayed {progress.events} events into {new} "
                 f"up to position {progress.watermark} in {time.monotonic() - started:.1f} s"
@@ -226,14 +146,14 @@ async def rebuild(settings: ProjectorSettings, spec: ProjectionSpec) -> int:
             await es.indices.refresh(index=new)
             # What arrived during the refresh: the fewer events the live projector applies to the old index only,
             # the fewer of its next ones find the new index behind (step 4).
-            await replay(conn, es, new, spec, progress)
+            await replay(conn, store, spec, progress)
             old = await swap_alias(es, alias, new)
         except BaseException:
             await es.indices.delete(index=new, ignore_unavailable=True)
             raise
         _say(f"{projection.value}: alias {alias} -> {new} (replaced {', '.join(old) or 'nothing'})")
         before = progress.events
-        await replay(conn, es, new, spec, progress)
+        await replay(conn, store, spec, progress)
         await es.indices.refresh(index=new)
         last = progress.last_event_at.isoformat() if progress.last_event_at else None
         await record_position(es, prefix, projection, progress.watermark, progress.watermark, last)

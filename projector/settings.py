@@ -21,3 +21,5 @@ class ProjectorSettings(ElasticSettings, RabbitSettings, PostgresSettings):
     index_replicas: int = Field(default=0, ge=0)
     # How often applied writes are made searchable (Elasticsearch's own default is 1 s).
     refresh_interval_ms: int = Field(default=1000, ge=50)
+    # Documents each projection keeps in memory as it last wrote them, so that a batch reads only the others.
+    cached_documents: int = Field(default=50_000, ge=0)

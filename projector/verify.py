@@ -2,15 +2,14 @@
 
 The expected documents come from folding the store's events, in read order, through the same code the live
 projector runs, each projection with the events its queue receives (its bindings, shared/messaging.py):
-`engine.apply_batch` over an in-memory stand-in for Elasticsearch (`MemoryIndex`), so document ids, fan-out,
-context documents, per-stream versions and the handling of events the projection cannot apply are the live ones.
+`apply.apply_events` over an in-memory stand-in for Elasticsearch (projector/memory_index.py), so document ids,
+units, per-stream versions and the handling of events the projection cannot apply are the live ones.
 Then every document behind the alias is read (point in time + search_after) and compared.
 
 Only what the projection vouches for is compared: events of transactions up to its recorded `position` are folded.
 A document that has applied a later event already (a stream version above any folded one) is skipped as "ahead";
 so verify can run beside a busy projector, but it proves most on a quiet system or a caught-up projection (lag 0).
-The fields `position` and `updated_at` are ignored; every other field, `stream_versions` included, must match
-(except, in a document derived from a context document, the versions copied from the context: see compare()).
+The fields `position` and `updated_at` are ignored; every other field, `stream_versions` included, must match.
 
 Exit status: 0 if every projection matches, 1 otherwise.
 """
@@ -19,96 +18,26 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import orjson
 from elasticsearch import AsyncElasticsearch, NotFoundError
 
+from projector.apply import apply_events
+from projector.documents import DocumentStore
 from projector.elastic import read_position
-from projector.engine import apply_batch
+from projector.memory_index import MemoryIndex
 from projector.projections import Document, ProjectionSpec
-from projector.rebuild import connect_store, routed_to, store_batches
+from projector.replay import store_batches
 from projector.settings import ProjectorSettings
 from shared.elastic import elasticsearch_client
+from shared.event_log import connect
+from shared.events.envelope import Envelope
 from shared.read_models import alias_name
 
 IGNORED_FIELDS = frozenset({"position", "updated_at"})
 SHOWN = 20  # documents shown per kind of difference
 VALUE_CHARS = 100
-
-
-class _MemoryIndices:
-    async def refresh(self, **_: Any) -> dict[str, Any]:
-        return {}
-
-
-class MemoryIndex:
-    """Just enough of AsyncElasticsearch for engine.apply_batch on one index: mget, bulk (create / index with
-    if_seq_no), a `terms` search on one field, refresh. Documents are stored as JSON, as Elasticsearch does."""
-
-    def __init__(self, term_field: str = "sku") -> None:
-        self.docs: dict[str, bytes] = {}
-        self.seq_nos: dict[str, int] = {}
-        self.term_field = term_field
-        self.by_term: dict[Any, set[str]] = {}
-        self.terms: dict[str, Any] = {}
-        self.seq_no = 0
-        self.indices = _MemoryIndices()
-
-    async def mget(self, *, index: str, ids: list[str], **_: Any) -> dict[str, Any]:
-        docs = []
-        for doc_id in ids:
-            if doc_id in self.docs:
-                docs.append(
-                    {
-                        "_id": doc_id,
-                        "found": True,
-                        "_source": orjson.loads(self.docs[doc_id]),
-                        "_seq_no": self.seq_nos[doc_id],
-                        "_primary_term": 1,
-                    }
-                )
-            else:
-                docs.append({"_id": doc_id, "found": False})
-        return {"docs": docs}
-
-    async def bulk(self, *, operations: list[dict[str, Any]], **_: Any) -> dict[str, Any]:
-        items: list[dict[str, Any]] = []
-        for action, source in zip(operations[::2], operations[1::2], strict=True):
-            kind, meta = next(iter(action.items()))
-            doc_id = str(meta["_id"])
-            exists = doc_id in self.docs
-            stale = "if_seq_no" in meta and self.seq_nos.get(doc_id) != meta["if_seq_no"]
-            if (kind == "create" and exists) or (kind == "index" and stale):
-                status = 409
-            else:
-                status = 201 if doc_id not in self.docs else 200
-                self._put(doc_id, source)
-            items.append({kind: {"_id": doc_id, "status": status}})
-        return {"errors": any(next(iter(i.values()))["status"] >= 300 for i in items), "items": items}
-
-    def _put(self, doc_id: str, source: Document) -> None:
-        self.seq_no += 1
-        self.docs[doc_id] = orjson.dumps(source)
-        self.seq_nos[doc_id] = self.seq_no
-        old = self.terms.pop(doc_id, None)
-        if old is not None:
-            self.by_term.get(old, set()).discard(doc_id)
-        term = source.get(self.term_field)
-        if term is not None:
-            self.terms[doc_id] = term
-            self.by_term.setdefault(term, set()).add(doc_id)
-
-    async def search(self, *, index: str, query: dict[str, Any], **_: Any) -> dict[str, Any]:
-        (name, values), *others = query["terms"].items()
-        if others or name != self.term_field:
-            raise NotImplementedError(f"MemoryIndex answers a terms query on {self.term_field!r} only: {query}")
-        ids = sorted({d for v in values for d in self.by_term.get(v, ())})
-        hits = [{"_id": d, "_source": {name: self.terms[d]}} for d in ids]
-        return {"hits": {"total": {"value": len(hits), "relation": "eq"}, "hits": hits}}
-
-    def documents(self) -> dict[str, Document]:
-        return {doc_id: orjson.loads(raw) for doc_id, raw in self.docs.items()}
 
 
 @dataclass
@@ -119,32 +48,38 @@ class Fold:
     up_to: int
     memory: MemoryIndex = field(default_factory=MemoryIndex)
     events: int = 0
-    latest: dict[str, int] = field(default_factory=dict)  # stream -> highest version folded
+    latest: dict[str, int] = field(default_factory=dict)  # sequence -> highest number folded
     # Events the projection could not apply, which the live projector parks: "event (stream vN): why".
     unapplied: list[str] = field(default_factory=list)
+
+    async def add(self, events: list[Envelope]) -> None:
+        """Fold the events of transactions up to the position, as the live projector applies them."""
+        events = [e for e in events if e.transaction_id <= self.up_to and e.stream_type in self.spec.stream_types]
+        if not events:
+            return
+        store = DocumentStore(self.memory, self.memory.name, self.spec.single_stream, capacity=0)
+        result = await apply_events(store, self.spec, events)
+        self.events += len(events)
+        for key, number in result.sequences.values():
+            self.latest[key] = max(number, self.latest.get(key, 0))
+        why = {**dict.fromkeys(result.early, "arrived after a gap in its stream"), **result.poison}
+        self.unapplied += [
+            f"{events[i].event_type} {events[i].event_id} ({events[i].stream_id} v{events[i].version}): {error}"
+            for i, error in sorted(why.items())
+        ]
 
 
 async def fold_store(database_url: str, folds: list[Fold], batch_size: int = 500) -> None:
     """Read the store once, in read order, and fold each event of a transaction <= fold.up_to into each fold."""
-    conn = await connect_store(database_url)
+    conn = await connect(database_url)
     horizon = max((f.up_to for f in folds), default=0)
-    routes = [routed_to(f.spec.projection.value) for f in folds]
+    stream_types = frozenset().union(*(f.spec.stream_types for f in folds))
     try:
-        async for batch in store_batches(conn, limit=batch_size):
-            for fold, routed in zip(folds, routes, strict=True):
-                events = [e for e in batch.events if e.transaction_id <= fold.up_to and routed(e)]
-                if events:
-                    result = await apply_batch(cast(AsyncElasticsearch, fold.memory), "memory", fold.spec, events)
-                    fold.events += len(events)
-                    for e in events:
-                        fold.latest[e.stream_id] = max(e.version, fold.latest.get(e.stream_id, 0))
-                    why = {**{i: "arrived after a gap in its stream" for i in result.early}, **result.poison}
-                    fold.unapplied += [
-                        f"{events[i].event_type} {events[i].event_id} ({events[i].stream_id} v{events[i].version}): "
-                        f"{error}"
-                        for i, error in sorted(why.items())
-                    ]
-            if batch.events and batch.events[-1].transaction_id > horizon:
+        async for batch in store_batches(conn, stream_types, limit=batch_size):
+            for fold in folds:
+                await fold.add(batch.events)
+                fold.unapplied += [f"unreadable event {why}" for why in batch.unreadable]
+            if batch.checkpoint.transaction_id > horizon:
                 break  # read order is transaction order: the rest is later still
     finally:
         await conn.close()
@@ -226,14 +161,11 @@ def _is_ahead(indexed: Document, latest: dict[str, int]) -> bool:
     return any(int(v) > latest.get(s, 0) for s, v in indexed.get("stream_versions", {}).items())
 
 
-def differences(expected: Document, indexed: Document, loose_streams: frozenset[str] = frozenset()) -> list[str]:
-    """Field by field; `stream_versions` entries of `loose_streams` are not compared."""
+def differences(expected: Document, indexed: Document) -> list[str]:
+    """Field by field."""
     fields = []
     for key in sorted((expected.keys() | indexed.keys()) - IGNORED_FIELDS):
         want, have = expected.get(key), indexed.get(key)
-        if key == "stream_versions" and loose_streams and isinstance(want, dict) and isinstance(have, dict):
-            want = {s: v for s, v in want.items() if s not in loose_streams}
-            have = {s: v for s, v in have.items() if s not in loose_streams}
         if key not in indexed:
             fields.append(f"{key}: expected {_shown(want)}, not indexed")
         elif key not in expected:
@@ -251,11 +183,7 @@ def compare(
     indexed: dict[str, Document],
     latest: dict[str, int],
 ) -> Comparison:
-    """`latest`: the highest version of each stream among the folded events.
-
-    A document derived from a context document (an inventory row from its product's header) starts with a copy of
-    the context's stream versions as they are at the end of the batch that creates it, so those entries depend on
-    how the events were batched (live, by a rebuild, here): they are not compared. Every field still is."""
+    """`latest`: the highest number of each sequence among the folded events."""
     result = Comparison(spec.projection.value, position, events, len(expected), len(indexed))
     for doc_id in sorted(expected.keys() | indexed.keys()):
         want, have = expected.get(doc_id), indexed.get(doc_id)
@@ -265,12 +193,8 @@ def compare(
             result.missing.append(doc_id)
         elif want is None:
             result.extra.append(doc_id)
-        else:
-            context_id = spec.context_id(doc_id) if spec.context_id else None
-            context = (expected.get(context_id) or {}) if context_id else {}
-            loose = frozenset(context.get("stream_versions", {}))
-            if fields := differences(want, have, loose):
-                result.differing[doc_id] = fields
+        elif fields := differences(want, have):
+            result.differing[doc_id] = fields
     return result
 
 

@@ -1,28 +1,58 @@
-"""Broker names and topology, shared by the relay (which declares it before publishing anything, so that no event
-is published before the read side's queues exist) and the projector (which consumes it)."""
+"""Broker names, routing and topology, shared by the relay (which declares the topology before publishing anything,
+so that no message is published before the read side's queues exist) and the projector (which consumes it).
+
+Routing (the message shapes are in shared/events/messages.py):
+- A committed transaction is one message, routed by the stream types it holds: `tx.<type>.<type>...` (sorted, e.g.
+  `tx.inventory.order`). A projection's queue binds `tx.#.<type>.#` for each stream type it folds, so the message
+  reaches every projection that needs any of its events, once per queue.
+- A position marker for one projection is routed `marker.<projection>`: the relay sends one only to a projection
+  that received none of the latest transactions (DESIGN.md: a projection must learn it is past a write it never saw).
+- Bindings of the previous message contract (`<stream_type>.*` per event, `position.marker`) are kept, so that a
+  relay of the previous version still running during an upgrade reaches the queues; nothing publishes them now.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
+from pamqp.common import Arguments
+
+log = logging.getLogger(__name__)
 
 EXCHANGE = "events"
 DEAD_LETTER_EXCHANGE = "events.dead-letter"
-# Routing key of the relay's position markers; every projection queue binds it.
-POSITION_ROUTING_KEY = "position.marker"
 
-# Projection queue -> routing keys (`<stream_type>.<event_type>`) it needs.
-PROJECTION_BINDINGS: dict[str, tuple[str, ...]] = {
-    "products": ("product.*", "inventory.*"),
-    "inventory": ("product.*", "inventory.*"),
-    "orders": ("order.*",),
+# Projection -> the stream types whose events it folds.
+PROJECTION_STREAM_TYPES: dict[str, tuple[str, ...]] = {
+    "products": ("product", "inventory"),
+    "inventory": ("product", "inventory"),
+    "orders": ("order",),
 }
+LEGACY_MARKER_KEY = "position.marker"
 
 
-def routing_key(stream_type: str, event_type: str) -> str:
-    return f"{stream_type}.{event_type}"
+def transaction_routing_key(stream_types: Iterable[str]) -> str:
+    return ".".join(("tx", *sorted(set(stream_types))))
+
+
+def marker_routing_key(projection: str) -> str:
+    return f"marker.{projection}"
+
+
+def projections_of(stream_types: Iterable[str]) -> list[str]:
+    """The projections a transaction with events of these stream types reaches."""
+    types = set(stream_types)
+    return [p for p, folded in PROJECTION_STREAM_TYPES.items() if types.intersection(folded)]
+
+
+def bindings(projection: str) -> list[str]:
+    types = PROJECTION_STREAM_TYPES[projection]
+    legacy = [f"{t}.*" for t in types] + [LEGACY_MARKER_KEY]
+    return [*(f"tx.#.{t}.#" for t in types), marker_routing_key(projection), *legacy]
 
 
 def prefixed(prefix: str, name: str) -> str:
@@ -43,6 +73,26 @@ class Topology:
     dead_letter: AbstractExchange
     queues: dict[str, AbstractQueue]
     parked: dict[str, AbstractQueue]
+    # Queues declared by an earlier version without x-single-active-consumer (RabbitMQ cannot add that argument to
+    # an existing queue): consumed with an exclusive consumer instead, the same one-consumer-at-a-time guarantee.
+    legacy: set[str]
+
+
+async def _declare_projection_queue(
+    channel: AbstractChannel, name: str, dead_letter: AbstractExchange
+) -> tuple[AbstractQueue, bool]:
+    """The projection's queue with a single active consumer; (queue, True) if it exists without one."""
+    arguments: Arguments = {
+        "x-dead-letter-exchange": dead_letter.name,
+        "x-dead-letter-routing-key": name,
+        "x-single-active-consumer": True,
+    }
+    try:
+        return await channel.declare_queue(name, durable=True, arguments=arguments), False
+    except aio_pika.exceptions.ChannelPreconditionFailed:
+        log.warning("queue %s was declared without a single active consumer: consumed exclusively instead", name)
+        await channel.reopen()
+        return await channel.declare_queue(name, passive=True), True
 
 
 async def declare_topology(channel: AbstractChannel, prefix: str) -> Topology:
@@ -51,20 +101,17 @@ async def declare_topology(channel: AbstractChannel, prefix: str) -> Topology:
     dead_letter = await channel.declare_exchange(
         prefixed(prefix, DEAD_LETTER_EXCHANGE), aio_pika.ExchangeType.DIRECT, durable=True
     )
-    queues: dict[str, AbstractQueue] = {}
-    parked: dict[str, AbstractQueue] = {}
-    for projection, keys in PROJECTION_BINDINGS.items():
+    topology = Topology(events, dead_letter, {}, {}, set())
+    for projection in PROJECTION_STREAM_TYPES:
         name = queue_name(prefix, projection)
-        parked[projection] = await channel.declare_queue(parked_queue_name(prefix, projection), durable=True)
-        await parked[projection].bind(dead_letter, routing_key=name)
+        parked = await channel.declare_queue(parked_queue_name(prefix, projection), durable=True)
+        await parked.bind(dead_letter, routing_key=name)
         # A message rejected without requeue is dead-lettered to the parking queue too (the consumer normally
         # parks explicitly, with the error in a header).
-        queue = await channel.declare_queue(
-            name,
-            durable=True,
-            arguments={"x-dead-letter-exchange": dead_letter.name, "x-dead-letter-routing-key": name},
-        )
-        for key in (*keys, POSITION_ROUTING_KEY):
+        queue, legacy = await _declare_projection_queue(channel, name, dead_letter)
+        for key in bindings(projection):
             await queue.bind(events, routing_key=key)
-        queues[projection] = queue
-    return Topology(events, dead_letter, queues, parked)
+        topology.queues[projection], topology.parked[projection] = queue, parked
+        if legacy:
+            topology.legacy.add(projection)
+    return topology

@@ -15,8 +15,8 @@ class Projection(StrEnum):
 # Bumping it and running `python -m projector rebuild <name>` (or `upgrade`, which `make up` runs) moves the alias to
 # a new index.
 MAPPING_VERSIONS: dict[Projection, int] = {
-    Projection.PRODUCTS: 3,
-    Projection.INVENTORY: 2,
+    Projection.PRODUCTS: 4,
+    Projection.INVENTORY: 3,
     Projection.ORDERS: 2,
 }
 
@@ -30,3 +30,8 @@ def alias_name(prefix: str, projection: Projection) -> str:
 
 def positions_index(prefix: str) -> str:
     return f"{prefix}{POSITIONS_INDEX}"
+
+
+def stock_row_id(sku: str, warehouse: str) -> str:
+    """The inventory read model's document of one SKU in one warehouse."""
+    return f"{sku}@{warehouse}"

@@ -159,8 +159,11 @@ def install_metrics_middleware(app: FastAPI) -> None:
     app.add_middleware(RequestMetrics)
 
 
-def ops_router(ready: Callable[[], Awaitable[dict[str, bool]]]) -> APIRouter:
-    """`/healthz` (the process is alive), `/readyz` (its dependencies answer), `/metrics` (Prometheus text)."""
+def ops_router(
+    ready: Callable[[], Awaitable[dict[str, bool]]], describe: Callable[[], dict[str, Any]] | None = None
+) -> APIRouter:
+    """`/healthz` (the process is alive), `/readyz` (its dependencies answer; `describe` adds what the process is
+    doing, e.g. whether a relay holds the lock), `/metrics` (Prometheus text)."""
     router = APIRouter(tags=["operations"])
 
     @router.get("/healthz")
@@ -170,11 +173,11 @@ def ops_router(ready: Callable[[], Awaitable[dict[str, bool]]]) -> APIRouter:
     @router.get("/readyz")
     async def readyz() -> Response:
         checks = await ready()
-        ok = all(checks.values())
-        if ok:
-            return JSONResponse({"status": "ready", "checks": checks})
+        state = describe() if describe is not None else {}
+        if all(checks.values()):
+            return JSONResponse({"status": "ready", "checks": checks, **state})
         return error_response(
-            503, "not_ready", "a dependency does not answer", {"checks": checks}, headers={"Retry-After": "1"}
+            503, "not_ready", "a dependency does not answer", {"checks": checks, **state}, headers={"Retry-After": "1"}
         )
 
     @router.get("/metrics")

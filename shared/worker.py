@@ -23,9 +23,13 @@ def run(main: Coroutine[Any, Any, T]) -> T:
     return uvloop.run(main)
 
 
-def ops_app(title: str, ready: Callable[[], Awaitable[dict[str, bool]]]) -> FastAPI:
+def ops_app(
+    title: str,
+    ready: Callable[[], Awaitable[dict[str, bool]]],
+    describe: Callable[[], dict[str, Any]] | None = None,
+) -> FastAPI:
     app = FastAPI(title=title, docs_url=None, redoc_url=None)
-    app.include_router(ops_router(ready))
+    app.include_router(ops_router(ready, describe))
     return app
 
 

@@ -1,16 +1,19 @@
-"""The relay: the only publisher. Tails committed events in read order and publishes them to RabbitMQ.
+"""The relay: the only publisher. Tails committed transactions in read order and publishes each as one message.
 
     python -m write_api.relay
 
 Why a relay: a request handler that wrote to PostgreSQL and then published would lose the message whenever it
 crashed between the two (a dual write). The relay reads what has committed, publishes a batch with publisher
 confirms, and only then stores its checkpoint: after a crash it republishes from the checkpoint (at least once;
-the projector is idempotent). Reading is gap-free, in (transaction id, global position) order (see
-event_store/queries.py). Several relays may run: the one holding a PostgreSQL advisory lock works, the others wait
-as hot standbys and take over within a second of its session ending.
+the projector is idempotent). Reading is gap-free, in (transaction id, global position) order (shared/event_log.py).
+Several relays may run: the one holding a PostgreSQL advisory lock publishes, the others wait as hot standbys and
+take over within a second of its session ending.
 
-After each published batch the relay sends a position marker: "every transaction with id <= N is published".
-Projections record the last marker they applied as their position, which is what read-your-writes compares with.
+Each transaction is one persistent message (shared/events/messages.py) carrying its position, the transaction id:
+every transaction up to it has been published. A projection that received none of the latest transactions (the
+orders projection after a price change) gets a position marker instead, so that it still learns it is past them.
+Losing PostgreSQL or RabbitMQ ends the session: the relay reconnects with a bounded, jittered backoff and carries on
+from its checkpoint; /readyz answers 503 meanwhile.
 """
 
 from __future__ import annotations
@@ -20,26 +23,31 @@ import contextlib
 import logging
 import time
 import zlib
-from typing import Any
 
 import aio_pika
 import asyncpg
-import orjson
 from prometheus_client import Counter, Gauge, Histogram
 
 from shared import worker
-from shared.events.envelope import PositionMarker
+from shared.event_log import START, CommittedTransaction, ReadPosition, TransactionBatch, connect, read_transactions
+from shared.events.messages import MARKER, TRANSACTION, marker_body, transaction_body, transaction_message_id
 from shared.logging import configure_logging
-from shared.messaging import POSITION_ROUTING_KEY, declare_topology, routing_key
+from shared.messaging import (
+    PROJECTION_STREAM_TYPES,
+    declare_topology,
+    marker_routing_key,
+    projections_of,
+    transaction_routing_key,
+)
+from shared.retry import Backoff
 from shared.worker import ops_app, ops_server, stop_event_on_signals
-from write_api.event_store import queries
-from write_api.event_store.records import START, ReadPosition, RecordedEvent
-from write_api.event_store.store import init_connection, read_all_on
+from write_api.relay_queries import HAS_UNREAD, LAG, LOAD_CHECKPOINT, OLDEST_RUNNING_TRANSACTION, SAVE_CHECKPOINT
 from write_api.settings import RelaySettings
 
 log = logging.getLogger(__name__)
 
 PUBLISHED = Counter("relay_published_total", "Events published and confirmed by the broker")
+MESSAGES = Counter("relay_messages_total", "Messages published and confirmed: transactions and position markers")
 BATCH_SIZE = Histogram("relay_batch_size", "Events per published batch", buckets=(1, 10, 50, 100, 250, 500, 1000, 5000))
 CONFIRM_LATENCY = Histogram("relay_batch_seconds", "Time to publish a batch and receive its confirms")
 ACTIVE = Gauge("relay_active", "1 while this relay holds the lock and publishes, 0 while it stands by")
@@ -51,68 +59,27 @@ HELD_SECONDS = Gauge("relay_held_seconds", "Age of the oldest open writing trans
 
 LOCK_NAMESPACE = 0x52454C41  # "RELA"
 NOTIFY_CHANNEL = "events_appended"
-
-LOAD_CHECKPOINT = """
-SELECT transaction_id::text::bigint AS transaction_id, global_position FROM relay_checkpoints WHERE name = $1
-"""
-SAVE_CHECKPOINT = """
-INSERT INTO relay_checkpoints (name, transaction_id, global_position, updated_at)
-VALUES ($1, $2::text::xid8, $3, now())
-ON CONFLICT (name) DO UPDATE
-SET transaction_id = excluded.transaction_id, global_position = excluded.global_position, updated_at = now()
-"""
-# Any committed event after the checkpoint, readable or not (not yet readable: an older transaction is open): true or
-# no row. Not `SELECT EXISTS (...)`: as a prepared statement that gets a generic plan, and PostgreSQL chose a scan of
-# the whole table for it (the row comparison's selectivity is a guess), 20 ms at 50,000 events, twice a second even
-# when idle. ORDER BY the index's columns with LIMIT 1 keeps it on the index (tests/integration/test_relay.py).
-HAS_UNREAD = """
-SELECT true FROM events WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
-ORDER BY transaction_id, global_position
-LIMIT 1
-"""
 BLOCKED_MIN_DELAY = 0.005
 BLOCKED_MAX_DELAY = 0.1
-LAG = """
-SELECT count(*) AS events, coalesce(extract(epoch FROM now() - min(recorded_at)), 0)::float8 AS seconds
-FROM events
-WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
-  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-"""
+DEPENDENCY_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, aio_pika.exceptions.AMQPError)
 
 
-def envelope(event: RecordedEvent) -> dict[str, Any]:
-    return {
-        "event_id": str(event.event_id),
-        "stream_id": event.stream_id,
-        "stream_type": event.stream_type,
-        "version": event.version,
-        "global_position": event.global_position,
-        "transaction_id": event.transaction_id,
-        "event_type": event.event_type,
-        "schema_version": event.schema_version,
-        "recorded_at": event.recorded_at.isoformat(),
-        "data": event.data,
-        "metadata": event.metadata,
-    }
-
-
-def to_message(event: RecordedEvent) -> aio_pika.Message:
+def transaction_message(transaction: CommittedTransaction) -> aio_pika.Message:
     return aio_pika.Message(
-        body=orjson.dumps(envelope(event)),
+        body=transaction_body(transaction),
         content_type="application/json",
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        message_id=str(event.event_id),
-        type=event.event_type,
-        timestamp=event.recorded_at,
+        message_id=transaction_message_id(transaction),
+        type=TRANSACTION,
     )
 
 
 def marker_message(position: int) -> aio_pika.Message:
     return aio_pika.Message(
-        body=PositionMarker(position=position).model_dump_json().encode(),
+        body=marker_body(position),
         content_type="application/json",
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        type="PositionMarker",
+        type=MARKER,
     )
 
 
@@ -120,84 +87,94 @@ class Relay:
     def __init__(self, settings: RelaySettings) -> None:
         self.settings = settings
         self.lock_key = LOCK_NAMESPACE << 32 | zlib.crc32(settings.relay_name.encode())
-        self.conn: asyncpg.Connection | None = None
         self.checkpoint = START
         self.wake = asyncio.Event()
+        self.postgres: asyncpg.Connection | None = None
+        self.broker: aio_pika.abc.AbstractConnection | None = None
+        self.active = False
+        # Per projection, the highest position it has been told (a transaction it received, or a marker).
+        self.told: dict[str, int] = {}
+        self.published = 0  # highest transaction id published whole
+
+    def ready(self) -> dict[str, bool]:
+        return {
+            "postgres": self.postgres is not None and not self.postgres.is_closed(),
+            "rabbitmq": self.broker is not None and not self.broker.is_closed,
+        }
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Stand by until this relay holds the lock, then publish until stopped; start over after any failure."""
+        """Connect, stand by until this relay holds the lock, then publish until stopped; after the loss of a
+        dependency, reconnect with backoff and go on from the checkpoint."""
+        backoff = Backoff()
         while not stop.is_set():
             try:
-                await self._run_once(stop)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, aio_pika.exceptions.AMQPError) as exc:
-                log.warning("relay lost a dependency (%s: %s); starting over in 1 s", type(exc).__name__, exc)
-                ACTIVE.set(0)
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 1)
+                await self._session(stop, backoff)
+            except DEPENDENCY_ERRORS as exc:
+                delay = backoff.next_delay()
+                log.warning("relay lost a dependency (%s: %s); reconnecting in %.1f s", type(exc).__name__, exc, delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
 
-    async def _run_once(self, stop: asyncio.Event) -> None:
-        conn = await asyncpg.connect(self.settings.database_url)
-        await init_connection(conn)
-        self.conn = conn
+    async def _session(self, stop: asyncio.Event, backoff: Backoff) -> None:
+        conn = await connect(self.settings.database_url)
+        self.postgres = conn
         try:
-            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):
-                ACTIVE.set(0)
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 1)
-                if stop.is_set():
-                    return
-            log.info("relay %s holds the lock and publishes", self.settings.relay_name)
-            ACTIVE.set(1)
-            await conn.add_listener(NOTIFY_CHANNEL, lambda *_: self.wake.set())
-            row = await conn.fetchrow(LOAD_CHECKPOINT, self.settings.relay_name)
-            self.checkpoint = START if row is None else ReadPosition(row["transaction_id"], row["global_position"])
-            connection = await aio_pika.connect(self.settings.rabbitmq_url)
+            broker = await aio_pika.connect(self.settings.rabbitmq_url)
+            self.broker = broker
             try:
-                channel = await connection.channel(publisher_confirms=True)
+                channel = await broker.channel(publisher_confirms=True)
                 topology = await declare_topology(channel, self.settings.rabbitmq_prefix)
-                await self._publish_loop(conn, topology.events, stop)
+                backoff.reset()
+                if await self._wait_for_lock(conn, broker, stop):
+                    await self._publish_loop(conn, broker, topology.events, stop)
             finally:
-                await connection.close()
+                self.broker = None
+                with contextlib.suppress(Exception):
+                    await broker.close()
         finally:
+            self.active = False
             ACTIVE.set(0)
-            self.conn = None
+            self.postgres = None
             with contextlib.suppress(Exception):
                 await conn.close(timeout=2)
 
+    async def _wait_for_lock(
+        self, conn: asyncpg.Connection, broker: aio_pika.abc.AbstractConnection, stop: asyncio.Event
+    ) -> bool:
+        while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):
+            _check_open(broker)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1)
+            if stop.is_set():
+                return False
+        log.info("relay %s holds the lock and publishes", self.settings.relay_name)
+        self.active = True
+        ACTIVE.set(1)
+        await conn.add_listener(NOTIFY_CHANNEL, lambda *_: self.wake.set())
+        row = await conn.fetchrow(LOAD_CHECKPOINT, self.settings.relay_name)
+        self.checkpoint = START if row is None else ReadPosition(row["transaction_id"], row["global_position"])
+        # What the projections were told before is not known here: every one gets a marker after the first read.
+        self.told = {}
+        self.published = self.checkpoint.transaction_id - 1
+        return True
+
     async def _publish_loop(
-        self, conn: asyncpg.Connection, exchange: aio_pika.abc.AbstractExchange, stop: asyncio.Event
+        self,
+        conn: asyncpg.Connection,
+        broker: aio_pika.abc.AbstractConnection,
+        exchange: aio_pika.abc.AbstractExchange,
+        stop: asyncio.Event,
     ) -> None:
-        marked = self.checkpoint.transaction_id - 1
         blocked_delay = BLOCKED_MIN_DELAY
         while not stop.is_set():
+            _check_open(broker)
             self.wake.clear()
-            batch = await read_all_on(conn, self.checkpoint, self.settings.relay_batch_size)
-            if batch.events:
-                started = time.perf_counter()
-                # Publish the whole batch, then wait for every confirm: a nack or a lost connection raises,
-                # and the checkpoint stays where it was, so the batch is published again.
-                confirms = [
-                    exchange.publish(to_message(e), routing_key(e.stream_type, e.event_type), mandatory=False)
-                    for e in batch.events
-                ]
-                await asyncio.gather(*confirms)
-                self.checkpoint = batch.events[-1].read_order
-                await conn.execute(
-                    SAVE_CHECKPOINT,
-                    self.settings.relay_name,
-                    str(self.checkpoint.transaction_id),
-                    self.checkpoint.global_position,
-                )
-                PUBLISHED.inc(len(batch.events))
-                BATCH_SIZE.observe(len(batch.events))
-                CONFIRM_LATENCY.observe(time.perf_counter() - started)
-                CHECKPOINT.set(self.checkpoint.global_position)
-            if batch.watermark > marked and (batch.events or marked < self.checkpoint.transaction_id):
-                # Sent after the batch's confirms, so it lands behind the batch in every queue.
-                await exchange.publish(marker_message(batch.watermark), POSITION_ROUTING_KEY)
-                marked = batch.watermark
-                POSITION.set(marked)
-            if len(batch.events) == self.settings.relay_batch_size:
+            batch = await read_transactions(conn, self.checkpoint, self.settings.relay_batch_size)
+            if batch.transactions:
+                await self._publish(conn, exchange, batch)
+            await self._send_markers(exchange, batch.watermark)
+            POSITION.set(batch.watermark)
+            if batch.full:
                 blocked_delay = BLOCKED_MIN_DELAY
                 continue
             if await conn.fetchval(HAS_UNREAD, str(self.checkpoint.transaction_id), self.checkpoint.global_position):
@@ -209,6 +186,46 @@ class Relay:
                 blocked_delay = BLOCKED_MIN_DELAY
                 await self._sleep(stop, self.settings.relay_poll_interval_s)
 
+    async def _publish(
+        self, conn: asyncpg.Connection, exchange: aio_pika.abc.AbstractExchange, batch: TransactionBatch
+    ) -> None:
+        """Publish every transaction of the batch, wait for all the confirms, then store the checkpoint: a nack or a
+        lost connection raises and the checkpoint stays where it was, so the batch is published again."""
+        started = time.perf_counter()
+        await asyncio.gather(
+            *(
+                exchange.publish(transaction_message(t), transaction_routing_key(t.stream_types))
+                for t in batch.transactions
+            )
+        )
+        checkpoint = batch.checkpoint
+        assert checkpoint is not None
+        await conn.execute(
+            SAVE_CHECKPOINT, self.settings.relay_name, str(checkpoint.transaction_id), checkpoint.global_position
+        )
+        self.checkpoint = checkpoint
+        for transaction in batch.transactions:
+            if transaction.complete:
+                self.published = max(self.published, transaction.transaction_id)
+                for projection in projections_of(transaction.stream_types):
+                    self.told[projection] = max(self.told.get(projection, -1), transaction.transaction_id)
+        events = sum(t.events for t in batch.transactions)
+        PUBLISHED.inc(events)
+        MESSAGES.inc(len(batch.transactions))
+        BATCH_SIZE.observe(events)
+        CONFIRM_LATENCY.observe(time.perf_counter() - started)
+        CHECKPOINT.set(checkpoint.global_position)
+
+    async def _send_markers(self, exchange: aio_pika.abc.AbstractExchange, watermark: int) -> None:
+        """A marker to each projection that has not been told the latest published transaction: it received none
+        of the transactions up to it (they held no events it folds)."""
+        behind = [p for p in PROJECTION_STREAM_TYPES if self.told.get(p, -1) < self.published]
+        if behind and watermark >= self.published:
+            await asyncio.gather(*(exchange.publish(marker_message(watermark), marker_routing_key(p)) for p in behind))
+            MESSAGES.inc(len(behind))
+            for projection in behind:
+                self.told[projection] = watermark
+
     async def _sleep(self, stop: asyncio.Event, seconds: float) -> None:
         """Until a NOTIFY, a stop, or the time is up."""
         waiters = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(stop.wait())]
@@ -218,36 +235,50 @@ class Relay:
             for waiter in waiters:
                 waiter.cancel()
 
-    async def measure_lag(self, stop: asyncio.Event, pool: asyncpg.Pool) -> None:
+    async def measure_lag(self, stop: asyncio.Event) -> None:
+        """Every 2 s, on a connection of its own: what is committed and not yet published, and what holds readers
+        back. Gauges of a dependency that cannot be measured become NaN, never a stale reading."""
+        conn: asyncpg.Connection | None = None
         while not stop.is_set():
-            with contextlib.suppress(Exception):
-                row = await pool.fetchrow(LAG, str(self.checkpoint.transaction_id), self.checkpoint.global_position)
-                if row is not None:
-                    LAG_EVENTS.set(row["events"])
-                    LAG_SECONDS.set(row["seconds"])
-                HELD_SECONDS.set(await pool.fetchval(queries.OLDEST_RUNNING_TRANSACTION))
-            with contextlib.suppress(asyncio.TimeoutError):
+            try:
+                if conn is None or conn.is_closed():
+                    conn = await connect(self.settings.database_url)
+                row = await conn.fetchrow(LAG, str(self.checkpoint.transaction_id), self.checkpoint.global_position)
+                LAG_EVENTS.set(row["events"] if row else 0)
+                LAG_SECONDS.set(row["seconds"] if row else 0)
+                HELD_SECONDS.set(await conn.fetchval(OLDEST_RUNNING_TRANSACTION))
+            except DEPENDENCY_ERRORS:
+                for gauge in (LAG_EVENTS, LAG_SECONDS, HELD_SECONDS):
+                    gauge.set(float("nan"))
+                conn = None
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 2)
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close(timeout=2)
+
+
+def _check_open(broker: aio_pika.abc.AbstractConnection) -> None:
+    if broker.is_closed:
+        raise ConnectionError("the connection to RabbitMQ is closed")
 
 
 async def main_async(settings: RelaySettings) -> None:
     stop = stop_event_on_signals()
     relay = Relay(settings)
-    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
-    assert pool is not None
 
     async def ready() -> dict[str, bool]:
-        # A standby is ready too: it holds a connection and waits for the lock.
-        return {"postgres": relay.conn is not None and not relay.conn.is_closed()}
+        # A standby is ready when it could take over: both dependencies answer. /readyz says whether it publishes.
+        return relay.ready()
 
-    server = ops_server(ops_app("Relay", ready), settings.relay_port, settings.ops_host)
-    tasks = [asyncio.create_task(server.serve()), asyncio.create_task(relay.measure_lag(stop, pool))]
+    app = ops_app("Relay", ready, lambda: {"holds_lock": relay.active, "checkpoint": relay.checkpoint.__dict__})
+    server = ops_server(app, settings.relay_port, settings.ops_host)
+    tasks = [asyncio.create_task(server.serve()), asyncio.create_task(relay.measure_lag(stop))]
     try:
         await relay.run(stop)
     finally:
         server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
-        await pool.close()
     log.info("relay stopped at %s", relay.checkpoint)
 
 

@@ -1,48 +1,117 @@
-"""Pure projections: (current document, event) -> new document. No I/O.
+"""Pure projections: a unit's documents and its events -> the unit's new documents. No I/O.
 
-Each projection names which document an event feeds and how the event changes that document (the routing keys
-it needs live in shared/messaging.py). The engine (projector/engine.py) does the I/O: fetch, fold, one bulk
-write with optimistic concurrency.
+A projection groups the events it folds into units (products and inventory: a SKU; orders: an order), and folds
+each unit's events, in read order, into the unit's documents (a product and its stock; a SKU's stock rows and their
+header; an order). The engine (projector/apply.py) loads the documents, calls `fold`, and writes what changed in one
+bulk request; everything that decides what a document looks like is here.
+
+Idempotent and order-safe: each document keeps `stream_versions` (sequence -> last version applied). An event at or
+below it was applied already (a redelivery, a relay replay) and is skipped; one further ahead than the next version
+arrived before its predecessor and is handed back ("early") to be delivered again later, with every later event of
+its sequence in the batch. An event the projection cannot apply is "poison": handed back to be parked, and its
+sequence blocked for the rest of the batch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from shared.events.envelope import Envelope
 from shared.read_models import Projection
 
 Document = dict[str, Any]
+Documents = dict[str, Document | None]  # id -> document (None: none yet)
+
+
+@dataclass
+class Folded:
+    """What folding a unit's events gave."""
+
+    changed: dict[str, Document] = field(default_factory=dict)  # documents to write
+    early: set[int] = field(default_factory=set)  # event indexes
+    poison: dict[int, str] = field(default_factory=dict)  # event index -> error
+    sequences: dict[int, tuple[str, int]] = field(default_factory=dict)  # event index -> (its sequence, number)
+    needs: list[str] = field(default_factory=list)  # documents to load before folding again
 
 
 @dataclass(frozen=True)
 class ProjectionSpec:
     projection: Projection
-    # The id of the document an event feeds, or None if this projection ignores the event.
-    document_id: Callable[[Envelope], str | None]
-    # The document after the event (None in, for a document that does not exist yet).
-    apply: Callable[[Document | None, Envelope], Document | None]
-    # Documents that also take events of a stream they share a key with: every existing document whose `sku`
-    # field equals fan_out(event) receives the event too (a renamed product -> each of its stock rows).
-    fan_out: Callable[[Envelope], str | None] | None = None
-    # The document a document is derived from (a stock row from its product's header), handed to
-    # apply_in_context; a new document starts from its context's stream versions.
-    context_id: Callable[[str], str | None] | None = None
-    apply_in_context: Callable[[Document | None, Envelope, Document | None], Document | None] | None = None
-    # Stream types of which a document sees only some events (a stock row sees its own warehouse's events of the
-    # SKU's inventory stream): there a version jump is not a gap. Duplicates are still skipped.
-    partial_stream_types: frozenset[str] = frozenset()
+    stream_types: frozenset[str]  # the events it folds (shared/messaging.py routes them to its queue)
+    # The unit an event belongs to (None: the projection ignores it).
+    unit_of: Callable[[Envelope], str | None]
+    # The documents to load for a unit's events before folding.
+    documents: Callable[[str, list[Envelope]], list[str]]
+    # (unit, loaded documents, events with their batch index) -> Folded. Pure.
+    fold: Callable[[str, Documents, list[tuple[int, Envelope]]], Folded]
     # Exactly one stream feeds each document (an order): written with external versioning instead of if_seq_no.
     single_stream: bool = False
-    # Which sequence an event belongs to in a document's version map, its number there, and whether a jump in it
-    # is normal (partial); by default the event's stream and stream version.
-    sequence: Callable[[Envelope], tuple[str, int]] | None = None
 
-    def version_of(self, event: Envelope) -> tuple[str, int, bool]:
-        if self.sequence is not None:
-            key, version = self.sequence(event)
-            if key != event.stream_id:  # a sequence of its own is complete by construction
-                return key, version, False
-        return event.stream_id, event.version, event.stream_type in self.partial_stream_types
+
+class Sequences:
+    """The per-sequence bookkeeping of one document while a unit is folded: duplicates, gaps, blocked sequences."""
+
+    def __init__(self, doc: Document | None) -> None:
+        self.versions: dict[str, int] = dict((doc or {}).get("stream_versions", {}))
+        self.changed = False
+
+    def admit(self, key: str, version: int, blocked: set[str], *, partial: bool = False) -> str:
+        """'apply', 'duplicate' or 'early' (blocked sequences stay blocked: their later events are early too)."""
+        applied = self.versions.get(key, 0)
+        if version <= applied:
+            return "duplicate"
+        if key in blocked or (version > applied + 1 and not partial):
+            blocked.add(key)
+            return "early"
+        return "apply"
+
+    def applied(self, key: str, version: int) -> None:
+        self.versions[key] = version
+        self.changed = True
+
+
+class UnitFold(Protocol):
+    """One unit's documents while its events are folded into them."""
+
+    def admit(self, event: Envelope, blocked: set[str]) -> tuple[str, str, int]:
+        """(verdict of Sequences.admit, sequence, version) for the event."""
+        ...
+
+    def apply(self, event: Envelope) -> None:
+        """Apply an admitted event; raise to make it poison."""
+        ...
+
+    def finish(self, folded: Folded) -> None:
+        """Put the changed documents (and any documents still to load) into `folded`."""
+        ...
+
+
+def fold_unit(unit: UnitFold, events: list[tuple[int, Envelope]]) -> Folded:
+    """The loop every projection's fold runs: an applied event goes to the unit, one that is early is handed back,
+    one the unit cannot apply becomes poison and blocks its sequence for the rest of the batch."""
+    folded = Folded()
+    blocked: set[str] = set()
+    for index, event in events:
+        verdict, key, version = unit.admit(event, blocked)
+        folded.sequences[index] = (key, version)
+        if verdict == "early":
+            folded.early.add(index)
+        elif verdict == "apply":
+            try:
+                unit.apply(event)
+            except Exception as exc:  # noqa: BLE001 - a projection bug or a bad payload: park this event, go on
+                folded.poison[index] = f"{type(exc).__name__}: {exc}"
+                blocked.add(key)
+    unit.finish(folded)
+    return folded
+
+
+def with_versions(doc: Document, sequences: Sequences, event: Envelope) -> Document:
+    """The document after an applied event: its sequence versions and the highest transaction applied."""
+    return {
+        **doc,
+        "stream_versions": dict(sequences.versions),
+        "position": max(event.transaction_id, int(doc.get("position", 0))),
+    }

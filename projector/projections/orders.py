@@ -5,17 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from projector.projections import Document, ProjectionSpec
+from projector.projections import Document, Documents, Folded, ProjectionSpec, Sequences, fold_unit, with_versions
 from shared.events.envelope import Envelope
 from shared.events.payloads import OrderCancelled, OrderLine, OrderLineAdded, OrderPlaced, OrderShipped
 from shared.events.registry import EVENT_TYPES, decode
 from shared.read_models import Projection
 
 
-def document_id(event: Envelope) -> str | None:
+def unit_of(event: Envelope) -> str | None:
     if event.stream_type == "order":
         return str(event.data.get("order_id") or event.stream_id.removeprefix("order-"))
     return None
+
+
+def documents(order_id: str, _events: list[Envelope]) -> list[str]:
+    return [order_id]
 
 
 def _lines(lines: list[OrderLine]) -> dict[str, Any]:
@@ -72,4 +76,37 @@ def apply(doc: Document | None, event: Envelope) -> Document | None:
     return doc
 
 
-SPEC = ProjectionSpec(projection=Projection.ORDERS, document_id=document_id, apply=apply, single_stream=True)
+class OrderUnit:
+    """An order's document while its events are folded (projections.UnitFold)."""
+
+    def __init__(self, order_id: str, docs: Documents) -> None:
+        self.order_id = order_id
+        self.doc = docs.get(order_id)
+        self.versions = Sequences(self.doc)
+
+    def admit(self, event: Envelope, blocked: set[str]) -> tuple[str, str, int]:
+        return self.versions.admit(event.stream_id, event.version, blocked), event.stream_id, event.version
+
+    def apply(self, event: Envelope) -> None:
+        new = apply(self.doc, event)
+        self.versions.applied(event.stream_id, event.version)
+        if new is not None:
+            self.doc = with_versions(new, self.versions, event)
+
+    def finish(self, folded: Folded) -> None:
+        if self.versions.changed and self.doc is not None:
+            folded.changed[self.order_id] = self.doc
+
+
+def fold(order_id: str, docs: Documents, events: list[tuple[int, Envelope]]) -> Folded:
+    return fold_unit(OrderUnit(order_id, docs), events)
+
+
+SPEC = ProjectionSpec(
+    projection=Projection.ORDERS,
+    stream_types=frozenset({"order"}),
+    unit_of=unit_of,
+    documents=documents,
+    fold=fold,
+    single_stream=True,
+)

@@ -1,4 +1,12 @@
-"""The `products` read model: catalogue fields for shopper search, plus stock (fed by inventory streams, later)."""
+"""The `products` read model: one document per SKU for shopper search, and beside it the SKU's stock levels.
+
+A unit is a SKU: its product stream feeds the product document (catalogue fields, price, status), its inventory
+stream the stock document `<sku>@stock` (per warehouse on hand and reserved; never searched: it has no `status`).
+The product document carries stock only as search uses it (`in_stock`, `stocked_in`: see stock.search_flags), so a
+reservation rewrites the small stock document and leaves the product document -- with its analysed name,
+description, typo field and suggestions -- alone unless a warehouse runs out or is restocked. The quantities a
+shopper sees are read from the inventory read model (search_api/availability.py).
+"""
 
 from __future__ import annotations
 
@@ -6,20 +14,15 @@ import html
 import re
 from typing import Any
 
-from projector.projections import Document, ProjectionSpec
+from projector.projections import Document, Documents, Folded, ProjectionSpec, Sequences, fold_unit, with_versions
+from projector.projections.stock import Levels, moved, search_flags, stock_delta
 from shared.events.envelope import Envelope
 from shared.events.payloads import (
-    EventPayload,
     Money,
     ProductDetailsChanged,
     ProductDiscontinued,
     ProductPriceChanged,
     ProductRegistered,
-    StockAdjusted,
-    StockReceived,
-    StockReservationReleased,
-    StockReserved,
-    StockShipped,
 )
 from shared.events.registry import EVENT_TYPES, decode
 from shared.read_models import Projection
@@ -124,48 +127,6 @@ def _catalogue_fields(
     }
 
 
-def stock_fields(stock: dict[str, list[int]]) -> dict[str, Any]:
-    """Shopper-facing stock from per-warehouse [on_hand, reserved]."""
-    available = {w: max(0, on_hand - reserved) for w, (on_hand, reserved) in sorted(stock.items())}
-    total = sum(available.values())
-    return {
-        "stock": stock,
-        "available": total,
-        "in_stock": total > 0,
-        "stocked_in": [w for w, a in available.items() if a > 0],
-        "warehouses": [{"warehouse": w, "available": a} for w, a in available.items()],
-    }
-
-
-def apply_stock(doc: Document | None, payload: EventPayload) -> Document:
-    """An inventory event changes the product's stock (a stub document holds it until the product arrives)."""
-    base = doc or {"sku": getattr(payload, "sku", ""), "status": "pending"}
-    stock = {w: list(v) for w, v in base.get("stock", {}).items()}
-    match payload:
-        case StockReceived() | StockAdjusted() | StockReserved() | StockReservationReleased() | StockShipped():
-            on_hand, reserved = stock.get(payload.warehouse, [0, 0])
-            delta_on_hand, delta_reserved = _stock_delta(payload)
-            stock[payload.warehouse] = [on_hand + delta_on_hand, reserved + delta_reserved]
-        case _:
-            return base
-    return {**base, **stock_fields(stock)}
-
-
-def _stock_delta(payload: EventPayload) -> tuple[int, int]:
-    match payload:
-        case StockReceived():
-            return payload.quantity, 0
-        case StockAdjusted():
-            return payload.delta, 0
-        case StockReserved():
-            return 0, payload.quantity
-        case StockReservationReleased():
-            return 0, -payload.quantity
-        case StockShipped():
-            return -payload.quantity, -payload.quantity
-    return 0, 0
-
-
 def _price(price: Money) -> dict[str, Any]:
     return {"price": float(price.amount), "price_cents": price.cents(), "currency": price.currency}
 
@@ -175,11 +136,9 @@ def apply(doc: Document | None, event: Envelope) -> Document | None:
         return doc  # tolerant reader: an event type this code does not know changes nothing
     payload = decode(event.event_type, event.schema_version, event.data)
     recorded = event.recorded_at.isoformat()
-    if event.stream_type == "inventory":
-        return apply_stock(doc, payload)
     match payload:
         case ProductRegistered():
-            base = doc or stock_fields({})
+            base = doc or search_flags({})
             return {
                 **base,
                 "sku": payload.sku,
@@ -207,16 +166,79 @@ def apply(doc: Document | None, event: Envelope) -> Document | None:
     return doc
 
 
-def document_id(event: Envelope) -> str | None:
-    if event.stream_type == "product":
-        return str(event.data.get("sku") or event.stream_id.removeprefix("product-"))
-    if event.stream_type == "inventory":
-        return str(event.data.get("sku") or event.stream_id.removeprefix("inventory-"))
+def stock_id(sku: str) -> str:
+    return f"{sku}@stock"
+
+
+def unit_of(event: Envelope) -> str | None:
+    if event.stream_type in ("product", "inventory"):
+        return str(event.data.get("sku") or event.stream_id.split("-", 1)[1])
     return None
+
+
+def documents(sku: str, _events: list[Envelope]) -> list[str]:
+    return [sku, stock_id(sku)]
+
+
+class ProductUnit:
+    """A SKU's product document and stock document while its events are folded (projections.UnitFold)."""
+
+    def __init__(self, sku: str, docs: Documents) -> None:
+        self.sku = sku
+        self.product = docs.get(sku)
+        self.product_versions = Sequences(self.product)
+        stock = docs.get(stock_id(sku)) or {}
+        self.levels: Levels = {w: list(v) for w, v in stock.get("stock", {}).items()}
+        self.stock_versions = Sequences(stock)
+        self.stock_position = int(stock.get("position", 0))
+        self.product_changed = False
+
+    def admit(self, event: Envelope, blocked: set[str]) -> tuple[str, str, int]:
+        versions = self.stock_versions if event.stream_type == "inventory" else self.product_versions
+        return versions.admit(event.stream_id, event.version, blocked), event.stream_id, event.version
+
+    def apply(self, event: Envelope) -> None:
+        if event.stream_type == "inventory":
+            if event.event_type in EVENT_TYPES:
+                delta = stock_delta(decode(event.event_type, event.schema_version, event.data))
+                if delta is not None:
+                    self.levels = moved(self.levels, str(event.data["warehouse"]), delta)
+            self.stock_versions.applied(event.stream_id, event.version)
+            self.stock_position = max(self.stock_position, event.transaction_id)
+            return
+        new = apply(self.product, event)
+        self.product_versions.applied(event.stream_id, event.version)
+        if new is not None:
+            self.product = with_versions(new, self.product_versions, event)
+            self.product_changed = True
+
+    def finish(self, folded: Folded) -> None:
+        if self.stock_versions.changed:
+            folded.changed[stock_id(self.sku)] = {
+                "sku": self.sku,
+                "stock": self.levels,
+                "stream_versions": self.stock_versions.versions,
+                "position": self.stock_position,
+            }
+        if self.product is None:
+            return
+        flags = search_flags(self.levels)
+        if any(self.product.get(k) != v for k, v in flags.items()):
+            position = max(self.stock_position, int(self.product.get("position", 0)))
+            self.product = {**self.product, **flags, "position": position}
+            self.product_changed = True
+        if self.product_changed:
+            folded.changed[self.sku] = self.product
+
+
+def fold(sku: str, docs: Documents, events: list[tuple[int, Envelope]]) -> Folded:
+    return fold_unit(ProductUnit(sku, docs), events)
 
 
 SPEC = ProjectionSpec(
     projection=Projection.PRODUCTS,
-    document_id=document_id,
-    apply=apply,
+    stream_types=frozenset({"product", "inventory"}),
+    unit_of=unit_of,
+    documents=documents,
+    fold=fold,
 )

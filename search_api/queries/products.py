@@ -69,7 +69,7 @@ class ProductSearch:
 
 FUZZY_EXPANSIONS = 10  # terms a misspelt word may stand for (Elasticsearch's default is 50)
 # Typos are looked for in one field, `typo_text`: the unstemmed words of the name, brand, attributes and description
-# (copy_to in the mapping, products.v3.json). A fuzzy term intersects its automaton with each field's term
+# (copy_to in the mapping, products.v4.json). A fuzzy term intersects its automaton with each field's term
 # dictionary: the previous query, typos in those four fields themselves with two edits from 8 letters, took twice as
 # long (tests/bench/query_cost.py) and ranked lower on the judgments (nDCG@10 0.678 against 0.687; of the six
 # misspelt check queries, one ranks better now and two worse).
@@ -205,7 +205,7 @@ def build_search(p: ProductSearch) -> dict[str, Any]:
             "price",
             "currency",
             "in_stock",
-            "available",
+            "stocked_in",
         ],
         "highlight": {
             "pre_tags": ["<em>"],

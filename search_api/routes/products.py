@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
+from elasticsearch import NotFoundError
 from fastapi import APIRouter, Path, Query
 
+from search_api.availability import PRODUCT_READS, available_in_stocked_warehouses, warehouses_of
 from search_api.consistency import read_consistency
 from search_api.cursor import decode as decode_cursor
 from search_api.dependencies import Es, MinPosition, Settings, WaitMs
@@ -20,7 +23,7 @@ SKU_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 PRODUCTS = (Projection.PRODUCTS,)
 
 
-def _item(hit: dict[str, Any]) -> dict[str, Any]:
+def _item(hit: dict[str, Any], available: dict[str, int]) -> dict[str, Any]:
     source = hit["_source"]
     return {
         "sku": source["sku"],
@@ -30,7 +33,7 @@ def _item(hit: dict[str, Any]) -> dict[str, Any]:
         "category_derived": source.get("category_derived", False),
         "price": {"amount": f"{source['price']:.2f}", "currency": source.get("currency", "USD")},
         "in_stock": source.get("in_stock", False),
-        "available": source.get("available", 0),
+        "available": available.get(source["sku"], 0),
         "highlight": hit.get("highlight", {}),
         "score": hit.get("_score"),
     }
@@ -90,7 +93,7 @@ async def search_products(
             page=page,
             size=size,
         )
-    consistency = await read_consistency(es, settings, PRODUCTS, min_position, wait_ms)
+    consistency = await read_consistency(es, settings, PRODUCT_READS, min_position, wait_ms)
     response, following = await search_page(
         es,
         alias_name(settings.elasticsearch_prefix, Projection.PRODUCTS),
@@ -99,9 +102,12 @@ async def search_products(
         params.size,
         page_cursor,
     )
+    hits = response["hits"]["hits"]
+    stocked_in = {hit["_source"]["sku"]: hit["_source"].get("stocked_in", []) for hit in hits}
+    available = await available_in_stocked_warehouses(es, settings.elasticsearch_prefix, stocked_in)
     body = {
         "total": response["hits"]["total"]["value"],
-        "items": [_item(hit) for hit in response["hits"]["hits"]],
+        "items": [_item(hit, available) for hit in hits],
         "facets": _facets(response["aggregations"]),
         "next_cursor": following,
     }
@@ -134,13 +140,14 @@ async def get_product(
     min_position: MinPosition = None,
     wait_ms: WaitMs = None,
 ) -> JSONResponse:
-    consistency = await read_consistency(es, settings, PRODUCTS, min_position, wait_ms)
+    consistency = await read_consistency(es, settings, PRODUCT_READS, min_position, wait_ms)
+    index = alias_name(settings.elasticsearch_prefix, Projection.PRODUCTS)
     try:
-        found = await es.get(index=alias_name(settings.elasticsearch_prefix, Projection.PRODUCTS), id=sku)
-    except Exception as exc:
-        if getattr(getattr(exc, "meta", None), "status", None) == 404:
-            raise ApiError(404, "not_found", f"product {sku} does not exist", {"sku": sku}) from exc
-        raise
+        found, warehouses = await asyncio.gather(
+            es.get(index=index, id=sku, realtime=False), warehouses_of(es, settings.elasticsearch_prefix, sku)
+        )
+    except NotFoundError as exc:
+        raise ApiError(404, "not_found", f"product {sku} does not exist", {"sku": sku}) from exc
     source = found["_source"]
     if source.get("status") not in ("active", "discontinued"):  # stock known, product not yet projected
         raise ApiError(404, "not_found", f"product {sku} does not exist", {"sku": sku})
@@ -155,8 +162,8 @@ async def get_product(
         "attributes": source.get("catalogue", {}).get("attributes", {}),
         "status": source.get("status"),
         "in_stock": source.get("in_stock", False),
-        "available": source.get("available", 0),
-        "warehouses": source.get("warehouses", []),
+        "available": sum(w["available"] for w in warehouses),
+        "warehouses": warehouses,
         "version": source.get("stream_versions", {}).get(f"product-{sku}"),
     }
     return JSONResponse(body, headers=consistency.headers())

@@ -202,6 +202,23 @@ class Delivery:
         return self.type == "PositionMarker"
 
     @property
+    def position(self) -> int | None:
+        """The position the message vouches for: every transaction up to it has been published (markers and
+        whole transactions; a part of a transaction vouches for none)."""
+        position = self.body.get("position")
+        return int(position) if position is not None else None
+
+
+@dataclass(frozen=True)
+class TapEvent:
+    """One event of a transaction message, in the broker's delivery order (message, then place in the message)."""
+
+    seq: tuple[int, int]
+    at: float
+    message: Delivery
+    body: dict[str, Any]
+
+    @property
     def event_id(self) -> uuid.UUID:
         return uuid.UUID(self.body["event_id"])
 
@@ -253,30 +270,37 @@ class BrokerTap:
     def ordered(self) -> list[Delivery]:
         return sorted(self.deliveries, key=lambda d: d.seq)
 
-    def events(self) -> list[Delivery]:
+    def messages(self) -> list[Delivery]:
+        """Transaction messages (not markers)."""
         return [d for d in self.ordered() if not d.is_marker]
+
+    def events(self) -> list[TapEvent]:
+        return [
+            TapEvent((d.seq, i), d.at, d, body) for d in self.messages() for i, body in enumerate(d.body["events"])
+        ]
 
     def markers(self) -> list[Delivery]:
         return [d for d in self.ordered() if d.is_marker]
 
     def event_ids(self) -> set[uuid.UUID]:
-        return {d.event_id for d in self.deliveries if not d.is_marker}
+        return {e.event_id for e in self.events()}
 
-    def max_marker(self) -> int:
-        return max((int(d.body["position"]) for d in self.deliveries if d.is_marker), default=-1)
+    def max_position(self) -> int:
+        """The highest position any message has vouched for."""
+        return max((d.position for d in self.deliveries if d.position is not None), default=-1)
 
-    def first_receipts(self) -> list[Delivery]:
+    def first_receipts(self) -> list[TapEvent]:
         seen: set[uuid.UUID] = set()
         first = []
-        for delivery in self.events():
-            if delivery.event_id not in seen:
-                seen.add(delivery.event_id)
-                first.append(delivery)
+        for event in self.events():
+            if event.event_id not in seen:
+                seen.add(event.event_id)
+                first.append(event)
         return first
 
     def duplicates(self) -> int:
         events = self.events()
-        return len(events) - len({d.event_id for d in events})
+        return len(events) - len({e.event_id for e in events})
 
     async def wait_until(self, predicate: Callable[[BrokerTap], bool], within: float, what: str) -> None:
         deadline = time.monotonic() + within
@@ -286,22 +310,22 @@ class BrokerTap:
             await asyncio.sleep(0.02)
 
     async def wait_for_all(self, event_ids: Collection[uuid.UUID], last_transaction_id: int, within: float) -> None:
-        """Until every one of `event_ids` and a marker covering `last_transaction_id` have arrived; on timeout, fail
-        saying what is missing (an event the relay skipped never arrives)."""
+        """Until every one of `event_ids` has arrived and a message has vouched for `last_transaction_id`; on
+        timeout, fail saying what is missing (an event the relay skipped never arrives)."""
         wanted = set(event_ids)
         deadline = time.monotonic() + within
-        while not (wanted <= self.event_ids() and self.max_marker() >= last_transaction_id):
+        while not (wanted <= self.event_ids() and self.max_position() >= last_transaction_id):
             if time.monotonic() > deadline:
                 missing = wanted - self.event_ids()
                 raise AssertionError(
                     f"after {within} s, {len(missing)} of {len(wanted)} committed events never reached the broker "
-                    f"(e.g. {sorted(map(str, missing))[:3]}); highest marker {self.max_marker()}, "
+                    f"(e.g. {sorted(map(str, missing))[:3]}); highest position {self.max_position()}, "
                     f"last transaction {last_transaction_id}"
                 )
             await asyncio.sleep(0.02)
 
-    async def wait_for_marker(self, position: int, within: float) -> None:
-        await self.wait_until(lambda t: t.max_marker() >= position, within, f"a position marker >= {position}")
+    async def wait_for_position(self, position: int, within: float) -> None:
+        await self.wait_until(lambda t: t.max_position() >= position, within, f"a message vouching for {position}")
 
 
 @pytest_asyncio.fixture

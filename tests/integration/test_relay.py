@@ -96,12 +96,18 @@ def assert_first_receipts_in_read_order(tap: BrokerTap, stored: dict[uuid.UUID, 
 
 
 def assert_envelopes_match_the_table(tap: BrokerTap, stored: dict[uuid.UUID, StoredEvent]) -> None:
-    for delivery in tap.events():
-        row = stored[delivery.event_id]
-        assert delivery.message_id == str(row.event_id)
-        assert delivery.type == row.event_type
-        assert delivery.read_order == row.read_order, (delivery.body, row)
-        assert (delivery.body["stream_id"], delivery.body["version"]) == (row.stream_id, row.version)
+    """One message per transaction (a part of one only when it is larger than a read), its events in read order."""
+    for message in tap.messages():
+        assert message.type == "Transaction"
+        transactions = {int(e["transaction_id"]) for e in message.body["events"]}
+        assert transactions == {message.body["transaction_id"]}, message.body
+        assert message.message_id is not None and message.message_id.startswith(f"tx-{message.body['transaction_id']}")
+        assert message.routing_key == "tx." + ".".join(sorted({e["stream_type"] for e in message.body["events"]}))
+    for event in tap.events():
+        row = stored[event.event_id]
+        assert event.body["event_type"] == row.event_type
+        assert event.read_order == row.read_order, (event.body, row)
+        assert (event.body["stream_id"], event.body["version"]) == (row.stream_id, row.version)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -190,20 +196,23 @@ async def test_no_event_is_skipped_when_transactions_commit_out_of_order(
     assert_envelopes_match_the_table(tap, stored)
     assert_first_receipts_in_read_order(tap, stored)
 
-    # A marker N arrives only after every event of every transaction <= N, and markers never go back.
-    first_seq = {d.event_id: d.seq for d in tap.first_receipts()}
-    markers = tap.markers()
-    assert markers
-    positions = [int(m.body["position"]) for m in markers]
-    assert positions == sorted(positions), f"markers went back: {positions}"
-    for marker, position in zip(markers, positions, strict=True):
+    # A message vouching for position N (a whole transaction, or a marker) arrives only after every event of every
+    # transaction <= N, and positions never go back.
+    first_seq = {d.event_id: d.seq[0] for d in tap.first_receipts()}
+    vouching = [d for d in tap.ordered() if d.position is not None]
+    assert tap.markers() and vouching
+    positions = [d.position for d in vouching]
+    assert positions == sorted(positions), f"positions went back: {positions}"
+    for message in vouching:
         late = [
-            e for e in stored.values() if e.read_order.transaction_id <= position and first_seq[e.event_id] > marker.seq
+            e
+            for e in stored.values()
+            if e.read_order.transaction_id <= (message.position or 0) and first_seq[e.event_id] > message.seq
         ]
-        assert not late, f"marker {position} arrived before {len(late)} of its events, e.g. {late[0]}"
+        assert not late, f"position {message.position} arrived before {len(late)} of its events, e.g. {late[0]}"
     print(
-        f"no-gap: {len(stored)} events in {len(commits)} transactions, {len(aborted)} rolled back, "
-        f"{len(markers)} markers, {tap.duplicates()} duplicates"
+        f"no-gap: {len(stored)} events in {len(commits)} transactions ({len(tap.messages())} messages), "
+        f"{len(aborted)} rolled back, {len(tap.markers())} markers, {tap.duplicates()} duplicates"
     )
 
 
@@ -329,7 +338,7 @@ async def test_notify_wakes_the_relay_long_before_its_poll_interval(
         events = probe_events(1, k=k)
         appended_at = time.monotonic()
         result = await store.append([StreamAppend(f"product-notify-{k}", "product", 0, events)])
-        await tap.wait_for_marker(result.position, within=12)
+        await tap.wait_for_position(result.position, within=12)
         arrived = next(d.at for d in tap.events() if d.event_id == events[0].event_id)
         if k > 0:  # the first one only makes sure the relay is idle and waiting
             latencies.append(arrived - appended_at)
@@ -376,7 +385,7 @@ async def test_an_event_held_back_by_a_transaction_without_events_is_published_s
     await relay.wait_ready()
     await relay.wait_metric("relay_active", lambda v: v == 1.0, within=10)
     warm_up = await store.append([StreamAppend("product-wake-0", "product", 0, probe_events(1))])
-    await tap.wait_for_marker(warm_up.position, within=12)
+    await tap.wait_for_position(warm_up.position, within=12)
     await asyncio.sleep(0.3)
 
     async with pg_pool.acquire() as holder:

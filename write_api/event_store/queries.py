@@ -1,23 +1,12 @@
-"""Named SQL of the PostgreSQL event store ($n parameters, no string building).
+"""Named SQL of the PostgreSQL event store's write side ($n parameters, no string building).
 
-Why readers order by (transaction id, global position) and not by global position alone
-----------------------------------------------------------------------------------------
-`global_position` is an identity: its value is taken when the INSERT runs, not when the transaction commits.
-Transaction A may take position 10, transaction B position 11, and B may commit first. A reader that saw 11 and
-keeps "position > 11" as its checkpoint would never see 10 once A commits: the event is skipped forever.
-
-Every transaction gets an id (xid8) when it first writes, and each event row records it (`transaction_id`).
-`pg_snapshot_xmin(pg_current_snapshot())` is the lowest id of any transaction still running: every transaction with
-a smaller id has finished, so the rows it wrote are final and no new row can ever carry such an id. Readers
-therefore take only rows with `transaction_id < xmin`, in (transaction_id, global_position) order, and keep their
-checkpoint as that pair. Nothing can later appear behind a checkpoint, so nothing is skipped. The price: the read
-side sees transaction-id order, which is not global-position order, so every position compared against a checkpoint
-(the relay's, a projection's, the read-your-writes token a write returns) is a transaction id; and one long-open
-transaction holds every reader back until it ends — keep write transactions short (the relay exposes how long it is
-held back as `relay_held_seconds`).
+Readers of the whole log (read_all, the relay, rebuilds) use the gap-free read of shared/event_log.py, whose
+docstring explains why positions are transaction ids.
 """
 
 from __future__ import annotations
+
+from shared.event_log import EVENT_COLUMNS
 
 # Appends to several streams at their expected versions, with their snapshots and an optional idempotency record,
 # in ONE statement (so one round trip and one implicit transaction). The streams to check ($1), the events ($2) and
@@ -94,23 +83,9 @@ SELECT stream_id, version, schema_version, state, transaction_id::text::bigint A
 FROM snapshots WHERE stream_id = $1
 """
 
-EVENT_COLUMNS = """global_position, transaction_id::text::bigint AS transaction_id, stream_id, stream_type, version,
-    event_id, event_type, schema_version, data, metadata, recorded_at"""
-
 READ_STREAM = f"""
 SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = $1 AND version > $2 ORDER BY version
 """
-
-# Run inside a REPEATABLE READ transaction together with CURRENT_XMIN, so both see the same snapshot.
-READ_ALL = f"""
-SELECT {EVENT_COLUMNS} FROM events
-WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
-  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-ORDER BY transaction_id, global_position
-LIMIT $3
-"""
-
-CURRENT_XMIN = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 
 # The oldest transaction still running that holds readers back, and for how long (for the relay's metrics).
 # Server-wide: pg_snapshot_xmin covers the transactions of every database, so any of them holds readers back.

@@ -5,10 +5,27 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Protocol
 
+from shared.event_log import START, ReadAllResult, ReadPosition, RecordedEvent
 from shared.ids import uuid7
+
+# What is read back is the event log's shared read contract (shared/event_log.py), re-exported for the write side.
+__all__ = [
+    "START",
+    "AppendResult",
+    "EventStore",
+    "IdempotencyRecord",
+    "NewEvent",
+    "PendingIdempotency",
+    "ReadAllResult",
+    "ReadPosition",
+    "RecordedEvent",
+    "Snapshot",
+    "StreamAppend",
+    "StreamHead",
+    "expected_versions",
+]
 
 
 @dataclass(frozen=True)
@@ -18,36 +35,6 @@ class NewEvent:
     data: dict[str, Any]
     metadata: dict[str, Any] = field(default_factory=dict)
     event_id: uuid.UUID = field(default_factory=uuid7)
-
-
-@dataclass(frozen=True)
-class RecordedEvent:
-    global_position: int
-    transaction_id: int
-    stream_id: str
-    stream_type: str
-    version: int
-    event_id: uuid.UUID
-    event_type: str
-    schema_version: int
-    data: dict[str, Any]
-    metadata: dict[str, Any]
-    recorded_at: datetime
-
-    @property
-    def read_order(self) -> ReadPosition:
-        return ReadPosition(self.transaction_id, self.global_position)
-
-
-@dataclass(frozen=True, order=True)
-class ReadPosition:
-    """A place in the read side's order: (writing transaction id, global position). See queries.py."""
-
-    transaction_id: int
-    global_position: int
-
-
-START = ReadPosition(0, 0)
 
 
 @dataclass(frozen=True)
@@ -111,14 +98,6 @@ class StreamHead:
     stream_id: str
     snapshot: Snapshot | None
     head: int
-
-
-@dataclass(frozen=True)
-class ReadAllResult:
-    events: list[RecordedEvent]
-    # Every transaction with id <= watermark has committed (or aborted) and all its events are in `events` or
-    # before `after`: the position a reader has reached once it has handled this batch.
-    watermark: int
 
 
 class EventStore(Protocol):

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from shared.event_log import Conn, init_connection, read_all_on, recorded_event
 from write_api.event_store import queries
 from write_api.event_store.errors import DuplicateEvent, IdempotencyKeyTaken, WrongExpectedVersion
 from write_api.event_store.records import (
@@ -25,16 +26,9 @@ from write_api.event_store.records import (
     expected_versions,
 )
 
-# A connection of its own or one lent by a pool.
-Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
-
 
 def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
-
-
-async def init_connection(conn: asyncpg.Connection) -> None:
-    await conn.set_type_codec("jsonb", encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
 
 
 async def _keep_session(_conn: asyncpg.Connection) -> None:
@@ -73,22 +67,6 @@ def _translated(
             [str(e.event_id) for a in appends for e in a.events if str(e.event_id) in (exc.detail or "")]
         )
     return exc
-
-
-def _recorded(row: asyncpg.Record) -> RecordedEvent:
-    return RecordedEvent(
-        global_position=row["global_position"],
-        transaction_id=row["transaction_id"],
-        stream_id=row["stream_id"],
-        stream_type=row["stream_type"],
-        version=row["version"],
-        event_id=row["event_id"],
-        event_type=row["event_type"],
-        schema_version=row["schema_version"],
-        data=row["data"],
-        metadata=row["metadata"],
-        recorded_at=row["recorded_at"],
-    )
 
 
 class Appenders:
@@ -240,7 +218,7 @@ class PostgresEventStore:
 
     async def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
         rows = await self.pool.fetch(queries.READ_STREAM, stream_id, after_version)
-        return [_recorded(r) for r in rows]
+        return [recorded_event(r) for r in rows]
 
     async def load_snapshot(self, stream_id: str) -> Snapshot | None:
         row = await self.pool.fetchrow(queries.SELECT_SNAPSHOT, stream_id)
@@ -263,15 +241,3 @@ class PostgresEventStore:
     async def read_all(self, after: ReadPosition, limit: int) -> ReadAllResult:
         async with self.pool.acquire() as conn:
             return await read_all_on(conn, after, limit)
-
-
-async def read_all_on(conn: Conn, after: ReadPosition, limit: int) -> ReadAllResult:
-    """Gap-free read of committed events after `after`, in read order (see queries.py)."""
-    async with conn.transaction(isolation="repeatable_read", readonly=True):
-        xmin = await conn.fetchval(queries.CURRENT_XMIN)
-        rows = await conn.fetch(queries.READ_ALL, str(after.transaction_id), after.global_position, limit)
-    events = [_recorded(r) for r in rows]
-    # Below xmin every transaction has finished and we have read all of it; after a full batch, the last
-    # transaction may continue in the next one.
-    watermark = xmin - 1 if len(events) < limit else events[-1].transaction_id - 1
-    return ReadAllResult(events, max(watermark, after.transaction_id - 1 if after.transaction_id else 0))
