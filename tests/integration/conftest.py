@@ -275,9 +275,7 @@ class BrokerTap:
         return [d for d in self.ordered() if not d.is_marker]
 
     def events(self) -> list[TapEvent]:
-        return [
-            TapEvent((d.seq, i), d.at, d, body) for d in self.messages() for i, body in enumerate(d.body["events"])
-        ]
+        return [TapEvent((d.seq, i), d.at, d, body) for d in self.messages() for i, body in enumerate(d.body["events"])]
 
     def markers(self) -> list[Delivery]:
         return [d for d in self.ordered() if d.is_marker]

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from elasticsearch import AsyncElasticsearch
+from projector.engine import TransientError, apply_batch
 
 from projector.elastic import create_index, new_index_name
-from projector.engine import TransientError, apply_batch
 from projector.projections.products import SPEC
 from shared.events.payloads import Money, ProductRegistered
 from shared.read_models import Projection

@@ -4,27 +4,32 @@ Every test ends with `python -m projector verify` (the indices equal the fold of
 `position`/`updated_at`) after the queues have drained, and with nothing parked.
 
 1. Duplicates and disorder: a burst written with no relay running is published by the test itself, straight to
-   the `<prefix>events` exchange with the relay's envelopes (`write_api.relay.to_message`): every event twice,
-   the copies anywhere after the original, streams interleaved at random, in batches of random size, with honest
-   position markers ("every transaction <= N is published") in between. Per-stream order of first deliveries is
-   kept: that is what the relay (one publisher, one queue, one consumer per projection) guarantees.
+   the `<prefix>events` exchange as the relay's transaction messages (one per transaction, read from the store as
+   the relay reads it): every transaction twice, the copies anywhere after the original, transactions interleaved
+   at random, in batches of random size, with honest position markers ("every transaction <= N is published") in
+   between (the messages themselves vouch for no position: out of order, theirs would not be true). Per-stream
+   order of first deliveries is kept: that is what the relay (one publisher, one queue, one consumer per
+   projection) guarantees. An order's transaction feeds all three projections, so each such transaction reaches
+   three queues twice, interleaved with others.
 2. Per-stream disorder: a later event of an inventory row delivered (to the inventory queue) before its
    predecessor. The products and orders projections converge; the inventory rows (numbered per warehouse) hold the
    early event back, park it after repeated tries, and converge after replay-parked (before the per-warehouse
    numbering, a row took a version jump as normal and then skipped the late predecessor as a duplicate).
-   A rename after a price change, in plain relay order, reaches the inventory header and its stock rows (this was
-   parked once: the queue got only some product event types). That scenario runs on the relay-less stack of
-   test 1, after it (file order).
+   A rename after a price change reaches the inventory header and its stock rows (this was parked once: the queue
+   got only some product event types). Its events are published as messages of the previous contract (one event
+   per message, `<stream type>.<event type>` routing keys, the `position.marker` marker): messages still on a queue
+   after an upgrade are read correctly. That scenario runs on the relay-less stack of test 1, after it.
 3. Crash: `kill -9` of the projector twice during a burst of ~2,600 commands in ~1,800 requests (product import and
    registrations, bulk and single receipts, 1,100 orders, prices, renames, thresholds, adjustments, added lines,
    cancellations, shipments), restarted each time: the indices equal the store's fold, and stock
-   (on hand / reserved per SKU x warehouse, in the inventory rows and in the product documents) equals an
-   independent SQL fold of the inventory events exactly: no redelivered event is applied twice.
+   (on hand / reserved per SKU x warehouse, in the inventory rows and in the products projection's stock
+   documents, and in stock or not in the product documents) equals an independent SQL fold of the inventory events
+   exactly: no redelivered event is applied twice.
 4. Elasticsearch frozen (`kill -STOP`, the local server's pid from .state/run/elasticsearch.pid) for 20 s while
    commands keep coming, then `kill -CONT` (in `finally`, with a detached watchdog that resumes it even if this
    process dies): the projector waits, nothing is parked (`python -m projector status` and the
    `projection_parked_messages` metric), verify passes.
-5. A stock change shows in the product document (available, in_stock, per warehouse) and in the inventory row,
+5. A stock change shows in the product answer (available, in_stock, per warehouse) and in the inventory row,
    through the search API with `min_position`.
 """
 
@@ -52,20 +57,12 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from shared.messaging import (
-    POSITION_ROUTING_KEY,
-    declare_topology,
-    parked_queue_name,
-    queue_name,
-    routing_key,
-)
+from shared.messaging import parked_queue_name, queue_name
 from tests.conftest import Namespace, delete_broker_objects
+from tests.integration.publishing import Publisher, StoredTransaction, store_transactions
 from tests.integration.write_conftest_helpers import auth, client, create_database, drop_database, order_body
 from tests.platform import Platform, free_port, platform_env, projector_cli
 from tests.services import ROOT
-from write_api.event_store.records import START, RecordedEvent
-from write_api.event_store.store import init_connection, read_all_on
-from write_api.relay import marker_message, to_message
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -416,23 +413,6 @@ async def burst(stack: Stack, seed: int, concurrency: int = 16) -> AsyncIterator
 # Reading the store and the indices
 
 
-async def store_events(database_url: str) -> list[RecordedEvent]:
-    """Every committed event, in read order, as the relay reads them."""
-    conn = await asyncpg.connect(database_url)
-    await init_connection(conn)
-    try:
-        events: list[RecordedEvent] = []
-        after = START
-        while True:
-            result = await read_all_on(conn, after, 2000)
-            events += result.events
-            if len(result.events) < 2000:
-                return events
-            after = result.events[-1].read_order
-    finally:
-        await conn.close()
-
-
 async def store_stock(database_url: str) -> tuple[dict[tuple[str, str], tuple[int, int]], set[tuple[str, str]]]:
     """(sku, warehouse) -> (on hand, reserved), folded with plain SQL from the inventory events (not with the
     projector's code); and the (sku, warehouse) pairs that saw a quantity-changing event."""
@@ -504,15 +484,14 @@ async def assert_stock_matches_store(stack: Stack) -> int:
     for (sku, warehouse), (on_hand, reserved) in expected.items():
         if (sku, warehouse) not in moved:
             continue
-        doc = products.get(sku, {})
-        have = doc.get("stock", {}).get(warehouse)
+        have = products.get(f"{sku}@stock", {}).get("stock", {}).get(warehouse)
         if have != [on_hand, reserved]:
             wrong_products.append((sku, warehouse, (on_hand, reserved), have))
-    assert not wrong_products, f"product stock differs from the store: {wrong_products[:10]}"
+    assert not wrong_products, f"the products projection's stock differs from the store: {wrong_products[:10]}"
     for sku in {s for s, _ in moved}:
-        available = sum(max(0, o - r) for (s, _), (o, r) in expected.items() if s == sku)
-        assert products[sku]["available"] == available, (sku, products[sku]["available"], available)
-        assert products[sku]["in_stock"] is (available > 0), sku
+        stocked_in = sorted(w for (s, w), (o, r) in expected.items() if s == sku and o - r > 0)
+        assert products[sku]["stocked_in"] == stocked_in, (sku, products[sku]["stocked_in"], stocked_in)
+        assert products[sku]["in_stock"] is bool(stocked_in), sku
     return len(expected)
 
 
@@ -520,80 +499,43 @@ async def assert_stock_matches_store(stack: Stack) -> int:
 # Publishing as the relay would (or as a misbehaving network would)
 
 
-@dataclass
-class Publisher:
-    connection: aio_pika.abc.AbstractConnection
-    channel: aio_pika.abc.AbstractChannel
-    exchange: aio_pika.abc.AbstractExchange
-    prefix: str
-    sent: int = 0
-
-    @classmethod
-    async def open(cls, stack: Stack) -> Publisher:
-        connection = await aio_pika.connect(stack.namespace.rabbitmq_url)
-        channel = await connection.channel(publisher_confirms=True)
-        topology = await declare_topology(channel, stack.rabbitmq_prefix)
-        return cls(connection, channel, topology.events, stack.rabbitmq_prefix)
-
-    async def events(self, events: list[RecordedEvent], to_queue: str | None = None) -> None:
-        """Publish (confirmed) to the events exchange, or straight to one projection's queue."""
-        if to_queue is None:
-            sends = [self.exchange.publish(to_message(e), routing_key(e.stream_type, e.event_type)) for e in events]
-        else:
-            target = queue_name(self.prefix, to_queue)
-            sends = [self.channel.default_exchange.publish(to_message(e), target) for e in events]
-        await asyncio.gather(*sends)
-        self.sent += len(events)
-
-    async def marker(self, position: int) -> None:
-        await self.exchange.publish(marker_message(position), POSITION_ROUTING_KEY)
-
-    async def close(self) -> None:
-        await self.connection.close()
-
-
-def twice_interleaved(events: list[RecordedEvent], rng: random.Random) -> list[RecordedEvent]:
-    """Every event twice; each stream's first deliveries in version order, each copy somewhere after its original;
-    the streams interleaved at random."""
-    by_stream: dict[str, list[RecordedEvent]] = defaultdict(list)
-    for event in events:
-        by_stream[event.stream_id].append(event)
-    sequences: dict[str, list[RecordedEvent]] = {}
-    for stream, originals in by_stream.items():
-        sequence = list(originals)
-        for event in originals:
-            after = next(i for i, e in enumerate(sequence) if e is event)
-            sequence.insert(rng.randint(after + 1, len(sequence)), event)
-        sequences[stream] = sequence
-    tokens = [stream for stream, sequence in sequences.items() for _ in sequence]
-    rng.shuffle(tokens)
-    cursors = dict.fromkeys(sequences, 0)
-    merged = []
-    for stream in tokens:
-        merged.append(sequences[stream][cursors[stream]])
-        cursors[stream] += 1
+def twice_interleaved(transactions: list[StoredTransaction], rng: random.Random) -> list[StoredTransaction]:
+    """Every transaction twice; for each stream, the first deliveries of the transactions that touch it in read
+    order, each copy somewhere after its original; otherwise transactions interleaved at random."""
+    follows: dict[int, set[int]] = {}
+    last_of: dict[str, int] = {}
+    for transaction in transactions:
+        follows[transaction.transaction_id] = {last_of[s] for s in transaction.streams if s in last_of}
+        for stream in transaction.streams:
+            last_of[stream] = transaction.transaction_id
+    pending, emitted, done = list(transactions), [], set()
+    while pending:
+        ready = [t for t in pending if follows[t.transaction_id] <= done]
+        chosen = rng.choice(ready[:8])  # among the first few ready ones, so that copies stay near their originals
+        pending.remove(chosen)
+        done.add(chosen.transaction_id)
+        emitted.append(chosen)
+    merged = list(emitted)
+    for original in emitted:
+        after = next(i for i, t in enumerate(merged) if t is original)
+        merged.insert(rng.randint(after + 1, len(merged)), original)
     return merged
 
 
-async def publish_with_markers(publisher: Publisher, order: list[RecordedEvent], rng: random.Random) -> int:
+async def publish_with_markers(publisher: Publisher, order: list[StoredTransaction], rng: random.Random) -> int:
     """Publish `order` in batches of random size; after each batch, a marker for the highest N such that every
     transaction <= N has been published whole (what the relay's markers promise). Returns the last marker."""
-    # Transaction id -> its events not yet published once.
-    pending = Counter(e.transaction_id for e in {e.event_id: e for e in order}.values())
-    transactions = sorted(pending)
-    seen: set[Any] = set()
+    transactions = sorted({t.transaction_id for t in order})
+    seen: set[int] = set()
     marked = 0
     cursor = 0
     i = 0
     while i < len(order):
-        batch = order[i : i + rng.randint(1, 150)]
+        batch = order[i : i + rng.randint(1, 40)]
         i += len(batch)
-        await publisher.events(batch)
-        for event in batch:
-            if event.event_id not in seen:
-                seen.add(event.event_id)
-                pending[event.transaction_id] -= 1
-        while cursor < len(transactions) and pending[transactions[cursor]] == 0:
+        await publisher.transactions(batch, vouch=False)
+        seen |= {t.transaction_id for t in batch}
+        while cursor < len(transactions) and transactions[cursor] in seen:
             cursor += 1
         complete = transactions[cursor - 1] if cursor else 0
         if complete > marked:
@@ -675,12 +617,14 @@ async def test_duplicates_and_cross_stream_disorder_converge(manual: Stack) -> N
     async with burst(stack, seed=11) as writes:
         await writes.catalogue(40, registered_one_by_one=10)
         await writes.trade(150, side_per_order=0.5)
-    events = await store_events(stack.database_url)
-    assert len(events) > 500, len(events)  # a sizeable burst (some orders meet empty stock)
+    transactions = await store_transactions(stack.database_url)
+    assert sum(len(t.events) for t in transactions) > 500, len(transactions)  # a sizeable burst
+    feeding_all = [t for t in transactions if {"order", "inventory"} <= {e["stream_type"] for e in t.events}]
+    assert len(feeding_all) > 100, len(feeding_all)  # orders: one transaction reaching all three projections
     rng = random.Random(12)
-    order = twice_interleaved(events, rng)
-    assert len(order) == 2 * len(events)
-    publisher = await Publisher.open(stack)
+    order = twice_interleaved(transactions, rng)
+    assert len(order) == 2 * len(transactions)
+    publisher = await Publisher.open(stack.namespace.rabbitmq_url, stack.rabbitmq_prefix)
     try:
         last = await publish_with_markers(publisher, order, rng)
     finally:
@@ -698,7 +642,7 @@ async def test_duplicates_and_cross_stream_disorder_converge(manual: Stack) -> N
 @dataclass
 class PerStreamDisorder:
     stack: Stack
-    early: list[RecordedEvent]  # later events of a row, delivered to the inventory queue before their predecessor
+    early: list[StoredTransaction]  # orders whose reservation reached the inventory queue before its predecessor
     verify: tuple[int, str]  # of all projections
 
     def verified(self, projection: str) -> bool:
@@ -725,22 +669,23 @@ async def per_stream_disorder(new_stack: NewStack) -> PerStreamDisorder:
             receipt = {"warehouse": "ams", "quantity": 5}
             response = await http.post(f"/inventory/{sku}/receipts", json=receipt, headers=auth("warehouse"))
             assert response.status_code == 200
-    events = await store_events(stack.database_url)
-    early = [e for e in events if e.event_type == "StockReserved"]
-    assert [e.version for e in early] == [2] * 10
-    publisher = await Publisher.open(stack)
+    transactions = await store_transactions(stack.database_url)
+    early = [t for t in transactions if any(e["event_type"] == "StockReserved" for e in t.events)]
+    assert [e["version"] for t in early for e in t.events if e["event_type"] == "StockReserved"] == [2] * 10
+    last = max(t.transaction_id for t in transactions)
+    publisher = await Publisher.open(stack.namespace.rabbitmq_url, stack.rabbitmq_prefix)
     try:
-        await publisher.events(early, to_queue="inventory")
+        await publisher.transactions(early, to_queue="inventory", vouch=False)
         # Each reservation is its warehouse's second event: the rows see the gap and hold it back (requeued),
         # instead of creating a row from it.
         await asyncio.sleep(1.5)
         rows = await es_documents(stack.es_url, f"{stack.elasticsearch_prefix}inventory")
         assert not [d for d in rows.values() if d.get("kind") == "stock"], rows
-        await publisher.events(events)
-        await publisher.marker(max(e.transaction_id for e in events))
+        await publisher.transactions(transactions, vouch=True)
+        await publisher.marker(last)
     finally:
         await publisher.close()
-    await stack.wait_drained(max(e.transaction_id for e in events), within=60)
+    await stack.wait_drained(last, within=60)
     return PerStreamDisorder(stack, early, await stack.verify())
 
 
@@ -763,7 +708,7 @@ async def test_inventory_rows_hold_back_an_early_event_then_converge(
     assert parked <= 10, status
     code, out = await stack.cli("replay-parked", "inventory")
     assert code == 0, out
-    last = max(e.transaction_id for e in per_stream_disorder.early)
+    last = max(t.transaction_id for t in per_stream_disorder.early)
     deadline = time.monotonic() + 60
     while True:
         rows = await es_documents(stack.es_url, f"{stack.elasticsearch_prefix}inventory")
@@ -795,12 +740,11 @@ class RenameAfterPriceChange:
 @pytest_asyncio.fixture(scope="module")
 async def rename_after_price_change(manual: Stack) -> RenameAfterPriceChange:
     """ProductRegistered (v1), StockReceived, ProductPriceChanged (v2), ProductDetailsChanged name (v3), published
-    in read order with a marker, as the relay does (on the relay-less stack of the duplicates test, after it). The
-    inventory queue is bound to product.ProductRegistered and product.ProductDetailsChanged only, so the inventory
-    projection sees v1 then v3 of the product stream."""
+    in read order as messages of the previous contract (one event each) with its marker, as a relay of the
+    previous version did (on the relay-less stack of the duplicates test, after it)."""
     stack = manual
     sku, name = f"REN-{secrets.token_hex(3).upper()}", "Renamed probe cable"
-    before = {e.event_id for e in await store_events(stack.database_url)}
+    before = {t.transaction_id for t in await store_transactions(stack.database_url)}
     async with client(stack.platform.write_url) as http:
         body = {"sku": sku, "name": "Probe cable", "price": {"amount": "5.00", "currency": "EUR"}}
         assert (await http.post("/products", json=body, headers=auth("catalog"))).status_code == 201
@@ -812,17 +756,19 @@ async def rename_after_price_change(manual: Stack) -> RenameAfterPriceChange:
         response = await http.patch(f"/products/{sku}", json={"name": name}, headers=auth("catalog"))
         assert response.status_code == 200, response.text
         position = int(response.json()["position"])
-    events = [e for e in await store_events(stack.database_url) if e.event_id not in before]
-    assert [e.event_type for e in events] == [
+    events = [
+        e for t in await store_transactions(stack.database_url) if t.transaction_id not in before for e in t.events
+    ]
+    assert [e["event_type"] for e in events] == [
         "ProductRegistered",
         "StockReceived",
         "ProductPriceChanged",
         "ProductDetailsChanged",
     ]
-    publisher = await Publisher.open(stack)
+    publisher = await Publisher.open(stack.namespace.rabbitmq_url, stack.rabbitmq_prefix)
     try:
-        await publisher.events(events)
-        await publisher.marker(position)
+        await publisher.legacy_events(events)
+        await publisher.legacy_marker(position)
     finally:
         await publisher.close()
     await stack.wait_drained(position, within=60)
