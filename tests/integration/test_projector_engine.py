@@ -1,4 +1,5 @@
-"""The projector's engine against the real Elasticsearch: its index deleted between a batch's read and its write."""
+"""The projector's engine (apply.py, documents.py) against the real Elasticsearch: its index deleted between a
+batch's read and its write."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from elasticsearch import AsyncElasticsearch
-from projector.engine import TransientError, apply_batch
 
+from projector.apply import apply_events
+from projector.documents import DocumentStore, TransientError
 from projector.elastic import create_index, new_index_name
 from projector.projections.products import SPEC
 from shared.events.payloads import Money, ProductRegistered
@@ -56,6 +58,6 @@ async def test_write_into_an_index_deleted_meanwhile_is_retried_not_parked(
     es.doomed = index
 
     # The read found the index, the write does not: a transient failure of the batch (retried), never poison.
-    with pytest.raises(TransientError, match="index_not_found_exception"):
-        await apply_batch(es, index, SPEC, [event])
+    with pytest.raises(TransientError, match="replaced"):
+        await apply_events(DocumentStore(es, index), SPEC, [event])
     assert not await es.indices.exists(index=index)  # and nothing auto-created an index of that name

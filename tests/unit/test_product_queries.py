@@ -213,7 +213,7 @@ def test_next_cursor_only_when_the_page_is_full() -> None:
 
 def test_source_and_highlight() -> None:
     body = build_search(ProductSearch(q="x"))
-    assert {"sku", "name", "brand", "category", "price", "in_stock", "available"} <= set(body["_source"])
+    assert {"sku", "name", "brand", "category", "price", "in_stock", "stocked_in"} <= set(body["_source"])
     assert {"name", "description"} <= set(body["highlight"]["fields"])
 
 

@@ -1,8 +1,8 @@
-"""The products read model: apply() per event, derived categories, HTML stripping, and the engine's pure fold."""
+"""The products read model: apply() per event, derived categories, HTML stripping, and the fold of a SKU's events
+into its product and stock documents."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -11,10 +11,8 @@ from typing import Any
 import pytest
 
 from projector.elastic import load_mapping
-from projector.engine import BatchResult, SearchVisibility, _fan_out_target, fold
-from projector.projections import Document
-from projector.projections.inventory import SPEC as INVENTORY
-from projector.projections.products import SPEC, apply, derive_category, document_id, strip_html
+from projector.projections import Document, Documents, Folded
+from projector.projections.products import apply, derive_category, fold, stock_id, strip_html, unit_of
 from search_api.queries.products import build_suggest
 from shared.events.envelope import Envelope
 from shared.events.payloads import (
@@ -24,6 +22,8 @@ from shared.events.payloads import (
     ProductDiscontinued,
     ProductPriceChanged,
     ProductRegistered,
+    StockReceived,
+    StockReserved,
 )
 from shared.read_models import MAPPING_VERSIONS, Projection
 
@@ -45,11 +45,12 @@ def envelope(
     event_type: str | None = None,
     schema_version: int | None = None,
     data: dict[str, Any] | None = None,
+    stream_type: str | None = None,
 ) -> Envelope:
     return Envelope(
         event_id=uuid.uuid4(),
         stream_id=stream_id,
-        stream_type="product",
+        stream_type=stream_type or (payload.STREAM_TYPE if payload else "product"),
         version=version,
         global_position=version,
         transaction_id=transaction_id if transaction_id is not None else 1000 + version,
@@ -99,7 +100,7 @@ def test_registered_becomes_an_active_document_with_price() -> None:
     assert doc["model"] == "HC-2"
     assert doc["suggest"] == {"input": ["Acme HDMI cable 2 m", "Acme HC-2"]}
     assert doc["registered_at"] == doc["updated_at"] == (T0 + timedelta(minutes=1)).isoformat()
-    assert (doc["in_stock"], doc["available"], doc["warehouses"]) == (False, 0, [])
+    assert (doc["in_stock"], doc["stocked_in"]) == (False, [])
     assert doc["catalogue"] == {
         "name": "Acme HDMI cable 2 m",
         "description": "<p>Gold&nbsp;plated <b>HDMI</b></p>",
@@ -110,10 +111,10 @@ def test_registered_becomes_an_active_document_with_price() -> None:
 
 
 def test_registered_keeps_stock_fields_of_an_existing_document() -> None:
-    stock = {"in_stock": True, "available": 7, "warehouses": [{"warehouse": "W1", "available": 7}]}
+    stock = {"in_stock": True, "stocked_in": ["W1"]}
     doc = apply(stock, envelope(registered(), 1))
     assert doc is not None
-    assert (doc["in_stock"], doc["available"], doc["warehouses"]) == (True, 7, stock["warehouses"])
+    assert (doc["in_stock"], doc["stocked_in"]) == (True, ["W1"])
 
 
 def test_registered_without_category_gets_a_derived_one() -> None:
@@ -220,11 +221,12 @@ def test_unknown_event_types_are_ignored() -> None:
     assert apply(doc, envelope(None, 2, event_type="ProductTeleported", data={"sku": SKU})) is doc
 
 
-def test_document_id() -> None:
-    assert document_id(envelope(registered(), 1)) == SKU
-    assert document_id(envelope(None, 1, event_type="X", data={})) == SKU  # from the stream id
+def test_unit_of() -> None:
+    assert unit_of(envelope(registered(), 1)) == SKU
+    assert unit_of(envelope(None, 1, event_type="X", data={})) == SKU  # from the stream id
+    assert unit_of(envelope(received(), 1, stream_id=STOCK)) == SKU
     other = envelope(None, 1, event_type="X", data={}).model_copy(update={"stream_type": "order"})
-    assert document_id(other) is None
+    assert unit_of(other) is None
 
 
 # ---------------------------------------------------------------------------------------- derive_category / html
@@ -270,170 +272,182 @@ def test_strip_html(html: str | None, text: str | None) -> None:
 
 
 # ------------------------------------------------------------------------------------------------------------ fold
+STOCK = f"inventory-{SKU}"
+
+
+def received(quantity: int = 5, warehouse: str = "ams") -> StockReceived:
+    return StockReceived(sku=SKU, warehouse=warehouse, quantity=quantity)
+
+
+def reserved(quantity: int = 1, warehouse: str = "ams") -> StockReserved:
+    return StockReserved(sku=SKU, warehouse=warehouse, quantity=quantity, order_id="ORD-1")
+
+
 def batch(*envelopes: Envelope) -> list[tuple[int, Envelope]]:
     return list(enumerate(envelopes))
 
 
+def folded(docs: Documents | None, *envelopes: Envelope) -> Folded:
+    return fold(SKU, docs or {}, batch(*envelopes))
+
+
+def after(docs: Documents | None, *envelopes: Envelope) -> Documents:
+    """The SKU's documents after folding the events into them."""
+    return {**(docs or {}), **folded(docs, *envelopes).changed}
+
+
 def test_fold_applies_in_order_and_records_stream_versions_and_position() -> None:
-    result = BatchResult()
-    events = batch(
+    result = folded(
+        None,
         envelope(registered(), 1),
         envelope(ProductPriceChanged(sku=SKU, price=usd("3.00"), previous=usd("19.99")), 2),
         envelope(ProductDiscontinued(sku=SKU), 3),
     )
-    doc, changed = fold(SPEC, None, events, result)
-    assert changed and doc is not None
+    doc = result.changed[SKU]
     assert doc["stream_versions"] == {STREAM: 3}
     assert doc["position"] == 1003
     assert (doc["price_cents"], doc["status"]) == (300, "discontinued")
     assert (result.poison, result.early) == ({}, set())
+    assert set(result.changed) == {SKU}  # no stock event: no stock document
 
 
 def test_fold_skips_duplicates() -> None:
-    doc, _ = fold(
-        SPEC, None, batch(envelope(registered(), 1), envelope(ProductDiscontinued(sku=SKU), 2)), BatchResult()
-    )
-    assert doc is not None
-    result = BatchResult()
-    again, changed = fold(
-        SPEC,
-        doc,
-        batch(envelope(registered(name="Replayed"), 1), envelope(ProductDiscontinued(sku=SKU), 2)),
-        result,
-    )
-    assert not changed
-    assert again == doc
+    docs = after(None, envelope(registered(), 1), envelope(ProductDiscontinued(sku=SKU), 2))
+    result = folded(docs, envelope(registered(name="Replayed"), 1), envelope(ProductDiscontinued(sku=SKU), 2))
+    assert result.changed == {}
     assert (result.poison, result.early) == ({}, set())
 
 
 def test_fold_skips_a_duplicate_and_applies_the_next() -> None:
-    doc, _ = fold(SPEC, None, batch(envelope(registered(), 1)), BatchResult())
-    result = BatchResult()
-    new, changed = fold(
-        SPEC,
-        doc,
-        batch(
-            envelope(registered(name="Replayed"), 1),
-            envelope(ProductPriceChanged(sku=SKU, price=usd("1.00"), previous=usd("19.99")), 2),
-        ),
-        result,
-    )
-    assert changed and new is not None
+    docs = after(None, envelope(registered(), 1))
+    new = folded(
+        docs,
+        envelope(registered(name="Replayed"), 1),
+        envelope(ProductPriceChanged(sku=SKU, price=usd("1.00"), previous=usd("19.99")), 2),
+    ).changed[SKU]
     assert new["name"] == "Acme HDMI cable 2 m" and new["price_cents"] == 100
     assert new["stream_versions"] == {STREAM: 2}
 
 
 def test_fold_hands_back_early_events_and_blocks_the_rest_of_their_stream() -> None:
-    doc, _ = fold(SPEC, None, batch(envelope(registered(), 1)), BatchResult())
-    result = BatchResult()
-    events = batch(
+    docs = after(None, envelope(registered(), 1))
+    result = folded(
+        docs,
         envelope(ProductPriceChanged(sku=SKU, price=usd("5.00"), previous=usd("4.00")), 3),  # 2 is missing
         envelope(ProductDiscontinued(sku=SKU), 4),
     )
-    new, changed = fold(SPEC, doc, events, result)
     assert result.early == {0, 1}
-    assert result.poison == {}
-    assert not changed and new == doc
+    assert result.sequences == {0: (STREAM, 3), 1: (STREAM, 4)}
+    assert result.poison == {} and result.changed == {}
 
 
 def test_fold_blocks_events_after_a_gap_even_when_the_next_version_arrives_later_in_the_batch() -> None:
-    result = BatchResult()
-    events = batch(
+    result = folded(
+        None,
         envelope(registered(), 1),
         envelope(ProductDiscontinued(sku=SKU), 3),  # early: 2 has not been applied
         envelope(ProductPriceChanged(sku=SKU, price=usd("5.00"), previous=usd("19.99")), 2),
     )
-    doc, changed = fold(SPEC, None, events, result)
-    assert changed and doc is not None
+    doc = result.changed[SKU]
     assert result.early == {1, 2}
     assert doc["stream_versions"] == {STREAM: 1}
     assert doc["status"] == "active" and doc["price_cents"] == 1999
 
 
 def test_fold_parks_poison_and_blocks_its_stream() -> None:
-    result = BatchResult()
-    events = batch(
+    result = folded(
+        None,
         envelope(None, 1, event_type="ProductRegistered", schema_version=2, data={"sku": SKU, "name": "no price"}),
         envelope(ProductDiscontinued(sku=SKU), 2),
     )
-    doc, changed = fold(SPEC, None, events, result)
     assert list(result.poison) == [0]
     assert "ValidationError" in result.poison[0]
     assert result.early == {1}
-    assert (doc, changed) == (None, False)
+    assert result.changed == {}
 
 
 def test_fold_poison_in_one_stream_does_not_block_another() -> None:
-    other = "product-OTHER"
-    result = BatchResult()
-    events = batch(
-        envelope(None, 1, stream_id=other, event_type="ProductPriceChanged", data={"sku": SKU, "price": "nonsense"}),
+    result = folded(
+        None,
+        envelope(None, 1, stream_id=STOCK, stream_type="inventory", event_type="StockReceived", data={"sku": SKU}),
         envelope(registered(), 1),
     )
-    doc, changed = fold(SPEC, None, events, result)
     assert set(result.poison) == {0} and result.early == set()
-    assert changed and doc is not None and doc["stream_versions"] == {STREAM: 1}
+    assert result.changed[SKU]["stream_versions"] == {STREAM: 1}
 
 
 def test_fold_unknown_event_type_advances_the_version() -> None:
-    doc, _ = fold(SPEC, None, batch(envelope(registered(), 1)), BatchResult())
-    result = BatchResult()
-    new, _ = fold(
-        SPEC,
-        doc,
-        batch(
-            envelope(None, 2, event_type="ProductTeleported", data={"sku": SKU}),
-            envelope(ProductDiscontinued(sku=SKU), 3),
-        ),
-        result,
+    docs = after(None, envelope(registered(), 1))
+    result = folded(
+        docs,
+        envelope(None, 2, event_type="ProductTeleported", data={"sku": SKU}),
+        envelope(ProductDiscontinued(sku=SKU), 3),
     )
-    assert new is not None and new["status"] == "discontinued" and new["stream_versions"] == {STREAM: 3}
+    new = result.changed[SKU]
+    assert new["status"] == "discontinued" and new["stream_versions"] == {STREAM: 3}
     assert (result.poison, result.early) == ({}, set())
 
 
 def test_fold_keeps_the_highest_position() -> None:
-    doc, _ = fold(SPEC, None, batch(envelope(registered(), 1, transaction_id=5000)), BatchResult())
-    new, _ = fold(SPEC, doc, batch(envelope(ProductDiscontinued(sku=SKU), 2, transaction_id=4000)), BatchResult())
-    assert new is not None and new["position"] == 5000
+    docs = after(None, envelope(registered(), 1, transaction_id=5000))
+    new = folded(docs, envelope(ProductDiscontinued(sku=SKU), 2, transaction_id=4000)).changed[SKU]
+    assert new["position"] == 5000
+
+
+# ------------------------------------------------------------------------------------------ stock in the documents
+def test_stock_goes_to_the_stock_document_and_only_in_stock_to_the_product() -> None:
+    docs = after(None, envelope(registered(), 1), envelope(received(5), 1, stream_id=STOCK))
+    assert docs[stock_id(SKU)] == {
+        "sku": SKU,
+        "stock": {"ams": [5, 0]},
+        "stream_versions": {STOCK: 1},
+        "position": 1001,
+    }
+    product = docs[SKU]
+    assert product is not None and (product["in_stock"], product["stocked_in"]) == (True, ["ams"])
+    assert "stock" not in product and "available" not in product
+
+
+def test_a_reservation_that_leaves_the_product_in_stock_does_not_rewrite_it() -> None:
+    docs = after(None, envelope(registered(), 1), envelope(received(5), 1, stream_id=STOCK))
+    result = folded(docs, envelope(reserved(1), 2, stream_id=STOCK), envelope(reserved(3), 3, stream_id=STOCK))
+    assert set(result.changed) == {stock_id(SKU)}  # the product document is not written
+    assert result.changed[stock_id(SKU)]["stock"] == {"ams": [5, 4]}
+
+
+def test_the_last_unit_reserved_and_a_restock_rewrite_the_product() -> None:
+    docs = after(None, envelope(registered(), 1), envelope(received(2), 1, stream_id=STOCK))
+    sold_out = folded(docs, envelope(reserved(2), 2, stream_id=STOCK))
+    assert sold_out.changed[SKU]["in_stock"] is False and sold_out.changed[SKU]["stocked_in"] == []
+    docs = {**docs, **sold_out.changed}
+    restocked = folded(docs, envelope(received(3, "ber"), 3, stream_id=STOCK))
+    assert (restocked.changed[SKU]["in_stock"], restocked.changed[SKU]["stocked_in"]) == (True, ["ber"])
+
+
+def test_stock_before_the_product_is_taken_at_registration() -> None:
+    docs = after(None, envelope(received(4), 1, stream_id=STOCK))
+    assert SKU not in docs  # no product document until the product is registered
+    product = after(docs, envelope(registered(), 1))[SKU]
+    assert product is not None and (product["in_stock"], product["stocked_in"]) == (True, ["ams"])
 
 
 # ------------------------------------------------------------------------------------------- fits the index mapping
 def test_documents_fit_the_strict_index_mapping() -> None:
     properties = load_mapping(Projection.PRODUCTS, MAPPING_VERSIONS[Projection.PRODUCTS])["mappings"]["properties"]
-    doc, _ = fold(
-        SPEC,
+    docs = after(
         None,
-        batch(
-            envelope(registered(category=None), 1),
-            envelope(ProductDetailsChanged(sku=SKU, changes={"brand": None}), 2),
-            envelope(ProductPriceChanged(sku=SKU, price=usd("1.00"), previous=usd("19.99")), 3),
-            envelope(ProductDiscontinued(sku=SKU), 4),
-        ),
-        BatchResult(),
+        envelope(registered(category=None), 1),
+        envelope(ProductDetailsChanged(sku=SKU, changes={"brand": None}), 2),
+        envelope(ProductPriceChanged(sku=SKU, price=usd("1.00"), previous=usd("19.99")), 3),
+        envelope(ProductDiscontinued(sku=SKU), 4),
+        envelope(received(3), 1, stream_id=STOCK),
     )
-    assert doc is not None
-    assert set(doc) <= set(properties), f"not in the mapping (dynamic: strict): {set(doc) - set(properties)}"
+    for doc in docs.values():
+        assert doc is not None
+        assert set(doc) <= set(properties), f"not in the mapping (dynamic: strict): {set(doc) - set(properties)}"
 
 
 def test_discontinued_products_are_not_suggested() -> None:
     doc = applied(registered(), ProductDiscontinued(sku=SKU))
     completion = build_suggest("acme")["suggest"]["products"]["completion"]
     assert not doc.get("suggest", {}).get("input") or "contexts" in completion
-
-
-def test_only_creations_a_fan_out_must_find_call_for_a_refresh() -> None:
-    """A fan-out search looks for stock rows; creating a header (or any products document) needs no refresh."""
-    assert _fan_out_target(INVENTORY, "SKU-1@ams")
-    assert not _fan_out_target(INVENTORY, "SKU-1")
-    assert not _fan_out_target(SPEC, "SKU-1")
-
-
-def test_a_consumer_start_is_no_swap_unless_the_index_is_new_and_someone_elses() -> None:
-    now = time.monotonic()
-    own = SearchVisibility(after_swap_s=60, indices=["inventory-v2-1"], index_age_s=None)
-    old = SearchVisibility(after_swap_s=60, indices=["inventory-v2-1"], index_age_s=3600)
-    fresh = SearchVisibility(after_swap_s=60, indices=["inventory-v2-1"], index_age_s=10)
-    assert own.refresh_every_time_until == 0 and own.indices == ["inventory-v2-1"]
-    assert old.refresh_every_time_until == 0
-    assert now + 49 <= fresh.refresh_every_time_until <= time.monotonic() + 50
-    assert own.unrefreshed_creations  # the first fan-out still refreshes: nothing is known from before

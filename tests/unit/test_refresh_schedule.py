@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from projector.consumer import REFRESH_PHASE, next_refresh_at
+from projector.positions import REFRESH_PHASE, next_refresh_at
 from shared.read_models import Projection
 
 
