@@ -230,16 +230,17 @@ async def test_verify_matches_the_store_and_names_a_tampered_document(commands: 
     assert code == 0, out
     for name in PROJECTIONS:
         assert re.search(rf"^{name}: position \d+: .*: OK$", out, re.MULTILINE), out
-    assert "60 documents expected, 60 indexed" in out  # products
+    assert "120 documents expected, 120 indexed" in out  # products: 60 products and their 60 stock documents
 
     # Changed behind the projector's back: verify names the document and the fields.
     alias, victim = commands.alias("products"), skus[5]
     original = (await commands.es.get(index=alias, id=victim))["_source"]
-    await commands.es.update(index=alias, id=victim, doc={"price": 0.01, "available": 999}, refresh=True)
+    assert original["in_stock"] is True
+    await commands.es.update(index=alias, id=victim, doc={"price": 0.01, "in_stock": False}, refresh=True)
     try:
         code, out = await commands.cli("verify", "products")
         assert code == 1, out
-        assert f"differs {victim}: available: expected {original['available']}, indexed 999" in out, out
+        assert f"differs {victim}: in_stock: expected true, indexed false" in out, out
         assert f"differs {victim}: price: expected {original['price']}, indexed 0.01" in out, out
         assert "1 differing" in out and out.count("differs ") == 2, out
     finally:
@@ -333,7 +334,8 @@ async def test_rebuild_under_load_keeps_search_answering_and_loses_nothing(comma
     await commands.es.indices.refresh(index=alias)
     products = await commands.product_streams()
     assert products == before + load.registered
-    assert (await commands.es.count(index=alias))["count"] == products
+    # Product documents (the stock documents beside them have no status).
+    assert (await commands.es.count(index=alias, query={"exists": {"field": "status"}}))["count"] == products
 
     # The live projector writes the new index: a write after the rebuild is found (read-your-writes).
     word = f"zq{secrets.token_hex(3)}"
