@@ -117,7 +117,7 @@ stop_postgres() { stop_pid postgres "$(pid_of postgres)"; }
 
 # ---------------------------------------------------------------- RabbitMQ
 RMQ_DIR="$STATE_DIR/rabbitmq"
-RMQ_NODE="shop@localhost"
+RMQ_NODE="${RABBITMQ_NODENAME:-shop@localhost}"
 EPMD_PORT="${EPMD_PORT:-4369}"
 rmq_env() {
   env HOME="$RMQ_DIR" RABBITMQ_NODENAME="$RMQ_NODE" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \

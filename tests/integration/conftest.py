@@ -31,6 +31,8 @@ from shared.messaging import (
     declare_topology,
 )
 from tests.conftest import Namespace, delete_broker_objects
+from tests.integration.stack import NewStack, Stack, new_platform
+from tests.integration.write_conftest_helpers import create_database, drop_database
 from tests.platform import free_port
 from tests.services import ROOT
 from write_api.event_store.records import NewEvent, ReadPosition
@@ -385,3 +387,36 @@ async def relay_checkpoint(database_url: str, name: str = "main") -> ReadPositio
     finally:
         await conn.close()
     return None if row is None else ReadPosition(row["tx"], row["global_position"])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Isolated stacks for the projector's fault tests (tests/integration/stack.py)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def new_stack(namespace: Namespace, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[NewStack]:
+    """new_stack(label): an isolated stack (nothing started); everything it created is removed at module end."""
+    stacks: list[Stack] = []
+
+    async def make(label: str) -> Stack:
+        tag = f"pf{label}{secrets.token_hex(2)}"
+        database_url = await create_database(namespace, tag)
+        rabbitmq_prefix, es_prefix = f"{namespace.rabbitmq_prefix}{tag}.", f"{namespace.elasticsearch_prefix}{tag}-"
+        logs = tmp_path_factory.mktemp(f"projector-faults-{label}")
+        platform = new_platform(namespace, database_url, rabbitmq_prefix, es_prefix, logs)
+        stack = Stack(label, namespace, database_url, rabbitmq_prefix, es_prefix, platform)
+        stacks.append(stack)
+        return stack
+
+    try:
+        yield make
+    finally:
+        for stack in stacks:
+            await asyncio.to_thread(stack.platform.stop_all)
+            with contextlib.suppress(Exception):
+                await delete_broker_objects(namespace.rabbitmq_url, stack.rabbitmq_prefix)
+            async with httpx.AsyncClient(timeout=60) as es:
+                with contextlib.suppress(httpx.HTTPError):
+                    await es.delete(f"{namespace.elasticsearch_url}/{stack.elasticsearch_prefix}*")
+            with contextlib.suppress(Exception):
+                await drop_database(namespace, stack.database_url)

@@ -201,7 +201,7 @@ async def test_no_event_is_skipped_when_transactions_commit_out_of_order(
     first_seq = {d.event_id: d.seq[0] for d in tap.first_receipts()}
     vouching = [d for d in tap.ordered() if d.position is not None]
     assert tap.markers() and vouching
-    positions = [d.position for d in vouching]
+    positions = [d.position or 0 for d in vouching]
     assert positions == sorted(positions), f"positions went back: {positions}"
     for message in vouching:
         late = [
@@ -408,7 +408,7 @@ async def test_the_has_unread_check_stays_on_the_index_under_a_generic_plan(
 ) -> None:
     """The relay runs HAS_UNREAD after every batch that was not full and every poll: a plan that scans the table
     costs in proportion to everything ever written. asyncpg prepares it, so PostgreSQL may pick a generic plan."""
-    from write_api.relay import HAS_UNREAD
+    from write_api.relay_queries import HAS_UNREAD
 
     for n in range(20):
         await store.append([StreamAppend(f"product-plan-{n}", "product", 0, probe_events(50))])
