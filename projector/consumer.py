@@ -65,17 +65,18 @@ class QueueConsumer:
         while not stop.is_set():
             try:
                 await self._session(stop, backoff)
+                continue
             except BROKER_ERRORS as exc:
                 delay = backoff.next_delay()
-                log.warning(
-                    "projection %s lost RabbitMQ (%s: %s); reconnecting in %.1f s",
-                    self.projection,
-                    type(exc).__name__,
-                    exc,
-                    delay,
+                what = f"{type(exc).__name__}: {exc}"
+                log.warning("projection %s lost RabbitMQ (%s); reconnecting in %.1f s", self.projection, what, delay)
+            except Exception:  # a bug must not end the process either: it is logged, and the consumer starts over
+                delay = backoff.next_delay()
+                log.exception(
+                    "projection %s: consumer failed unexpectedly; starting over in %.1f s", self.projection, delay
                 )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
 
     async def _session(self, stop: asyncio.Event, backoff: Backoff) -> None:
         connection = await aio_pika.connect(self.settings.rabbitmq_url, timeout=10)

@@ -82,12 +82,17 @@ class Pipeline:
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             batch = await self.gather(stop)
-            if batch:
-                self.consumer.in_hand = len(batch)
-                try:
-                    await self.process(batch)
-                finally:
-                    self.consumer.in_hand = 0
+            if not batch:
+                continue
+            self.consumer.in_hand = len(batch)
+            try:
+                await self.process(batch)
+            except Exception:  # a bug must not end the process: the batch goes back and is tried again later
+                log.exception("projection %s: a batch failed; it goes back to the queue", self.name)
+                await self.consumer.requeue(batch[-1], through=True)
+                await asyncio.sleep(1)
+            finally:
+                self.consumer.in_hand = 0
 
     async def gather(self, stop: asyncio.Event) -> list[Delivery]:
         """The next batch: what is waiting, up to batch_size, or what arrives within batch_wait_ms of the first."""

@@ -33,7 +33,7 @@ LAG_EVENTS = Gauge(
 LAG_SECONDS = Gauge(
     "projection_lag_seconds",
     "How far behind the projection is: 0 when nothing waits, else the age of the newest event applied (at most the "
-    "time since it last had nothing to do); NaN while unknown",
+    "time since it last had nothing to do); while RabbitMQ is out of reach, the lag it had then plus the time since",
     ["projection"],
 )
 PARKED = Gauge("projection_parked_messages", "Messages in the projection's parking queue", ["projection"])
@@ -50,6 +50,8 @@ class ProjectionWorker:
         self.store = DocumentStore(es, alias, spec.single_stream, settings.cached_documents)
         self.pipeline = Pipeline(settings, spec, self.store, self.consumer, self.positions)
         self.idle_since = time.monotonic()
+        self.lag_s = 0.0  # the last lag measured while connected
+        self.disconnected_at: float | None = None
 
     @property
     def ready(self) -> bool:
@@ -82,10 +84,11 @@ class ProjectionWorker:
                 await self.positions.load()
                 return True
             except Exception as exc:
-                if not is_transient(exc):
-                    raise
                 delay = backoff.next_delay()
-                log.warning("projection %s: Elasticsearch unavailable (%s); retrying in %.1f s", self.name, exc, delay)
+                if is_transient(exc):
+                    log.warning("projection %s: Elasticsearch unavailable (%s); retry in %.1f s", self.name, exc, delay)
+                else:
+                    log.exception("projection %s: could not prepare its index; retry in %.1f s", self.name, delay)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
         return False
@@ -96,20 +99,23 @@ class ProjectionWorker:
             await asyncio.sleep(1)
 
     def report(self) -> None:
-        """Lag as the broker sees it: a consumer that stops consuming shows a growing lag, never 0."""
+        """Lag as the broker sees it: a consumer that stops consuming shows a growing lag, never 0; while the
+        broker is out of reach, what is waiting is unknown (NaN) and the lag grows from what it was."""
+        now = time.monotonic()
         waiting = self.consumer.waiting if self.consumer.connected else None
         if waiting is None:
+            self.disconnected_at = self.disconnected_at or now
             LAG_EVENTS.labels(self.name).set(float("nan"))
-            LAG_SECONDS.labels(self.name).set(float("nan"))
+            LAG_SECONDS.labels(self.name).set(self.lag_s + now - self.disconnected_at)
             return
+        self.disconnected_at = None
         behind = waiting + self.consumer.inbox.qsize() + self.consumer.in_hand
         LAG_EVENTS.labels(self.name).set(behind)
         PARKED.labels(self.name).set(self.consumer.parked or 0)
-        now = time.monotonic()
         if behind == 0:
-            self.idle_since = now
-            LAG_SECONDS.labels(self.name).set(0)
-            return
-        newest = self.positions.newest_event
-        age = (datetime.now(UTC) - newest).total_seconds() if newest else float("inf")
-        LAG_SECONDS.labels(self.name).set(max(0.0, min(age, now - self.idle_since)))
+            self.idle_since, self.lag_s = now, 0.0
+        else:
+            newest = self.positions.newest_event
+            age = (datetime.now(UTC) - newest).total_seconds() if newest else float("inf")
+            self.lag_s = max(0.0, min(age, now - self.idle_since))
+        LAG_SECONDS.labels(self.name).set(self.lag_s)

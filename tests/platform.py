@@ -52,6 +52,11 @@ def priority_setter(nice: int) -> Callable[[], None] | None:
     return set_priority
 
 
+def kind_of(name: str) -> str:
+    """`projector2` -> `projector`: further processes of a kind are numbered."""
+    return name.rstrip("0123456789")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -105,18 +110,22 @@ class Platform:
                 str(self.ports["search_api"]),
                 "--no-access-log",
             ],
-        }[name]
+        }[kind_of(name)]
 
     def start(self, name: str, wait: bool = True, **extra_env: str) -> None:
+        """Start a process by name: `write_api`, `relay`, `projector`, `search_api`, or a further one of a kind with a
+        number after it (`projector2`, on its own port from `ports`)."""
         log = (self.log_dir / f"{name}.log").open("ab")
+        own = {"PROJECTOR_PORT": str(self.ports[name])} if kind_of(name) == "projector" else {}
+        own |= {"RELAY_PORT": str(self.ports[name])} if kind_of(name) == "relay" else {}
         self.processes[name] = subprocess.Popen(
             self.command(name),
             cwd=ROOT,
-            env={**self.env, **extra_env},
+            env={**self.env, **own, **extra_env},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=priority_setter(pipeline_nice()) if name in PIPELINE else None,  # noqa: PLW1509
+            preexec_fn=priority_setter(pipeline_nice()) if kind_of(name) in PIPELINE else None,  # noqa: PLW1509
         )
         if wait:
             self.wait_ready(name)

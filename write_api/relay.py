@@ -26,6 +26,7 @@ import zlib
 
 import aio_pika
 import asyncpg
+from aiormq.exceptions import ChannelInvalidStateError
 from prometheus_client import Counter, Gauge, Histogram
 
 from shared import worker
@@ -61,7 +62,14 @@ LOCK_NAMESPACE = 0x52454C41  # "RELA"
 NOTIFY_CHANNEL = "events_appended"
 BLOCKED_MIN_DELAY = 0.005
 BLOCKED_MAX_DELAY = 0.1
-DEPENDENCY_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, aio_pika.exceptions.AMQPError)
+DEPENDENCY_ERRORS = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    aio_pika.exceptions.AMQPError,
+    ChannelInvalidStateError,  # a publish on a channel whose connection just went
+)
 
 
 def transaction_message(transaction: CommittedTransaction) -> aio_pika.Message:
@@ -109,11 +117,15 @@ class Relay:
         while not stop.is_set():
             try:
                 await self._session(stop, backoff)
+                continue
             except DEPENDENCY_ERRORS as exc:
                 delay = backoff.next_delay()
                 log.warning("relay lost a dependency (%s: %s); reconnecting in %.1f s", type(exc).__name__, exc, delay)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), delay)
+            except Exception:  # a bug must not end the process either: it is logged, and the relay starts over
+                delay = backoff.next_delay()
+                log.exception("relay failed unexpectedly; starting over in %.1f s", delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
 
     async def _session(self, stop: asyncio.Event, backoff: Backoff) -> None:
         conn = await connect(self.settings.database_url)

@@ -195,6 +195,46 @@ async def test_stock_change_shows_in_product_and_inventory(stack: Stack) -> None
         assert (row["on_hand"], row["reserved"], row["available"]) == (3, 3, 0), stock
 
 
+async def test_a_reservation_that_keeps_a_product_in_stock_does_not_rewrite_its_document(stack: Stack) -> None:
+    """The product document (analysed name, description, typo field, suggestions) is written only when what search
+    uses changes; the availability a shopper sees is still exact after min_position."""
+    sku = f"KEEP-{secrets.token_hex(3).upper()}"
+    index = f"{stack.elasticsearch_prefix}products"
+    async with (
+        client(stack.platform.write_url) as write,
+        client(stack.platform.search_url) as search,
+        httpx.AsyncClient(base_url=stack.es_url, timeout=30) as es,
+    ):
+
+        async def product_after(position: int) -> tuple[dict[str, Any], int]:
+            answer = await search.get(f"/products/{sku}", params={"min_position": position, "wait_ms": 10000})
+            assert answer.status_code == 200 and "X-Consistency" not in answer.headers, answer.text
+            document = (await es.get(f"/{index}/_doc/{sku}")).json()
+            return answer.json(), int(document["_version"])
+
+        body = {"sku": sku, "name": "Write-count probe cable", "price": {"amount": "2.00", "currency": "EUR"}}
+        assert (await write.post("/products", json=body, headers=auth("catalog"))).status_code == 201
+        receipt = {"warehouse": "ams", "quantity": 10}
+        received = await write.post(f"/inventory/{sku}/receipts", json=receipt, headers=auth("warehouse"))
+        product, written = await product_after(received.json()["position"])
+        assert (product["in_stock"], product["available"]) == (True, 10), product
+
+        versions = []
+        for quantity, left in ((1, 9), (3, 6), (5, 1)):  # still in stock after each
+            ordered = await write.post("/orders", json=order_body([(sku, quantity)]), headers=auth("storefront"))
+            assert ordered.status_code == 201, ordered.text
+            product, version = await product_after(ordered.json()["position"])
+            assert (product["in_stock"], product["available"]) == (True, left), product
+            assert product["warehouses"] == [{"warehouse": "ams", "available": left}], product
+            versions.append(version)
+        assert versions == [written] * 3, f"the product document was rewritten: versions {written} -> {versions}"
+
+        ordered = await write.post("/orders", json=order_body([(sku, 1)]), headers=auth("storefront"))
+        product, version = await product_after(ordered.json()["position"])
+        assert (product["in_stock"], product["available"]) == (False, 0), product
+        assert version == written + 1  # the last unit: out of stock, which search filters and ranks by
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # 1. Duplicates and cross-stream disorder
 
