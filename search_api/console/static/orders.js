@@ -88,7 +88,7 @@ function renderList(body, append) {
     tbody = holder.querySelector("tbody");
   }
   tbody.append(...body.items.map(orderRow));
-  byId("order-count").textContent = `${body.total} orders found; ${tbody.children.length} shown.`;
+  byId("order-count").textContent = `${body.total} ${body.total === 1 ? "order" : "orders"} found; ${tbody.children.length} shown.`;
   byId("order-more").hidden = !body.next_cursor;
   byId("order-more").dataset.cursor = body.next_cursor || "";
 }

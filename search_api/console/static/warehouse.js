@@ -62,7 +62,7 @@ function renderList(body, append) {
     tbody = holder.querySelector("tbody");
   }
   tbody.append(...body.items.map(stockRow));
-  byId("stock-count").textContent = `${body.total} rows found; ${tbody.children.length} shown.`;
+  byId("stock-count").textContent = `${body.total} ${body.total === 1 ? "row" : "rows"} found; ${tbody.children.length} shown.`;
   byId("stock-more").hidden = !body.next_cursor;
   byId("stock-more").dataset.cursor = body.next_cursor || "";
 }
