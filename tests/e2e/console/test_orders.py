@@ -85,3 +85,18 @@ async def test_a_clerk_finds_an_order_by_a_misspelt_name_cancels_it_and_exports_
     assert {row["order_id"] for row in rows} == {order["order_id"] for order in placed}
     assert {row["order_id"]: row["status"] for row in rows}[newest] == "cancelled"
     assert {row["customer_email"] for row in rows} == {customer["email"]}
+
+    # Another of the orders ships: its reserved units leave the warehouse.
+    second = placed[-2]["order_id"]
+    await listed.get_by_role("button", name=second).click()
+    detail = page.get_by_role("region", name=f"Order {second}")
+    await detail.get_by_role("button", name="Ship order…").click()
+    dialog = page.get_by_role("dialog", name="Ship this order?")
+    await dialog.get_by_label("Carrier").fill("PostNL")
+    await dialog.get_by_label("Tracking number").fill(f"3S{surname.upper()}")
+    await dialog.get_by_role("button", name="Confirm shipment").click()
+    await expect(detail.get_by_text("Order shipped; its reserved stock has left the warehouses.")).to_be_visible()
+    await expect(detail.get_by_text(f"PostNL 3S{surname.upper()}")).to_contain_text("PostNL")
+    stock = detail.get_by_role("table", name="Stock of the order's SKUs")
+    await expect(stock.get_by_role("row", name=f"{sku} at ams 98 {reserved - 2} {100 - reserved}")).to_be_visible()
+    await expect(listed.get_by_role("row", name=f"{second} shipped")).to_be_visible()
