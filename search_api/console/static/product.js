@@ -24,7 +24,7 @@ function attributes(product) {
 
 function render(product) {
   const article = byId("product");
-  article.replaceChildren(
+  const parts = [
     el("h1", { id: "product-name", text: product.name }),
     el("p", { class: "meta" }, [product.brand, product.category, `SKU ${product.sku}`].filter(Boolean).join(" · ")),
     product.status === "discontinued" ? el("p", { class: "badge out-of-stock", text: "Discontinued" }) : null,
@@ -41,7 +41,8 @@ function render(product) {
     attributes(product),
     el("h2", { text: "Availability" }),
     availability(product),
-  );
+  ];
+  article.replaceChildren(...parts.filter(Boolean));
   article.removeAttribute("aria-busy");
   document.title = `${product.name} · Shop console`;
 }

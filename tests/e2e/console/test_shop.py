@@ -113,6 +113,7 @@ async def test_a_shopper_picks_a_suggestion_for_a_misspelt_word_and_narrows_to_o
         availability = page.get_by_role("table", name="Availability per warehouse")
         await expect(availability.get_by_role("row", name="ams 20")).to_be_visible()
         await expect(availability.get_by_role("row", name="ber 8")).to_be_visible()
+        assert "null" not in await page.get_by_role("main").inner_text()  # nothing missing shown as "null"
         await page.screenshot(path=screenshots / "product.png")
 
 
