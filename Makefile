@@ -4,11 +4,12 @@ PY := .venv/bin/python
 WRITE_API_URL ?= http://127.0.0.1:8001
 SEARCH_API_URL ?= http://127.0.0.1:8002
 
-.PHONY: up down test lint services venv migrate platform upgrade demo status logs clean bench-write check-compose
+.PHONY: up down test lint services venv browser migrate platform upgrade demo status logs clean bench-write check-compose
 
 ## up: install and start PostgreSQL, RabbitMQ, Elasticsearch and the four processes, load the demo catalogue
 up: services venv migrate platform upgrade demo
 	@echo
+	@echo "Console     $(SEARCH_API_URL)/   (shop; staff pages sign in with an API key, e.g. dev-warehouse-key)"
 	@echo "Write API   $(WRITE_API_URL)/docs"
 	@echo "Search API  $(SEARCH_API_URL)/docs   e.g. curl '$(SEARCH_API_URL)/products/search?q=hdmi+cable'"
 	@echo "Relay       http://127.0.0.1:$${RELAY_PORT:-8003}/metrics    Projector http://127.0.0.1:$${PROJECTOR_PORT:-8004}/metrics"
@@ -19,8 +20,8 @@ down:
 	bash infra/platform.sh stop
 	bash infra/services.sh stop
 
-## test: start the services if needed and run the whole test suite against them
-test: services venv
+## test: start the services if needed and run the whole test suite against them (the console's in Chromium)
+test: services venv browser
 	$(PY) -m pytest
 
 ## lint: ruff, mypy, and the compose file / Dockerfile checks
@@ -35,6 +36,9 @@ services:
 
 venv:
 	bash infra/python.sh
+
+browser:
+	bash infra/browser.sh
 
 migrate: venv
 	$(PY) -m write_api.migrate

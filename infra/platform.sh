@@ -15,6 +15,15 @@ WRITE_API_PORT="${WRITE_API_PORT:-8001}"
 SEARCH_API_PORT="${SEARCH_API_PORT:-8002}"
 export RELAY_PORT="${RELAY_PORT:-8003}"
 export PROJECTOR_PORT="${PROJECTOR_PORT:-8004}"
+# The search API's console sends commands to the write API, and its status page reads the other processes, here.
+export WRITE_API_URL="${WRITE_API_URL:-http://127.0.0.1:$WRITE_API_PORT}"
+export WRITE_API_PUBLIC_URL="${WRITE_API_PUBLIC_URL:-$WRITE_API_URL}"
+export RELAY_OPS_URL="${RELAY_OPS_URL:-http://127.0.0.1:$RELAY_PORT}"
+export PROJECTOR_OPS_URL="${PROJECTOR_OPS_URL:-http://127.0.0.1:$PROJECTOR_PORT}"
+if [ "${ENVIRONMENT:-development}" = development ] && [ "$SEARCH_API_PORT" != 8002 ]; then
+  # The write API's development default allows the console on port 8002 only.
+  export CORS_ORIGINS="${CORS_ORIGINS:-http://127.0.0.1:$SEARCH_API_PORT,http://localhost:$SEARCH_API_PORT}"
+fi
 export DATABASE_URL="${DATABASE_URL:-postgresql://$PG_ROLE:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DB}"
 export RABBITMQ_URL="${RABBITMQ_URL:-amqp://guest:guest@127.0.0.1:$RABBITMQ_PORT/}"
 export ELASTICSEARCH_URL="${ELASTICSEARCH_URL:-http://127.0.0.1:$ES_PORT}"

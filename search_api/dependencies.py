@@ -31,6 +31,8 @@ require = require_role
 
 StockReader = Annotated[Role, require(Role.WAREHOUSE, Role.BACKOFFICE)]
 OrderReader = Annotated[Role, require(Role.BACKOFFICE)]
+# Staff: every role but the storefront's (a shop's server key, not a person at work on the platform).
+StaffReader = Annotated[Role, require(Role.CATALOG, Role.WAREHOUSE, Role.BACKOFFICE)]
 
 MinPosition = Annotated[int | None, Query(ge=0, lt=2**53, description="a `position` returned by the write API")]
 WaitMs = Annotated[int | None, Query(ge=0, le=10_000, description="how long to wait for min_position (ms)")]

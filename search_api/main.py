@@ -9,7 +9,8 @@ from elastic_transport import ConnectionError as EsConnectionError
 from elastic_transport import ConnectionTimeout
 from fastapi import FastAPI, Request
 
-from search_api.routes import inventory, orders, products
+from search_api.console import mount_console
+from search_api.routes import inventory, order_export, orders, products, status
 from search_api.settings import SearchApiSettings
 from shared.auth import parse_api_keys
 from shared.elastic import elasticsearch_client
@@ -62,5 +63,8 @@ def create_app(settings: SearchApiSettings | None = None) -> FastAPI:
     app.include_router(ops_router(ready))
     app.include_router(products.router)
     app.include_router(inventory.router)
+    app.include_router(order_export.router)  # before /orders/{order_id}, which would take "export" for an id
     app.include_router(orders.router)
+    app.include_router(status.router)
+    mount_console(app)
     return app

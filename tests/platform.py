@@ -186,6 +186,13 @@ def platform_env(
             "RELAY_PORT": str(ports["relay"]),
             "PROJECTOR_PORT": str(ports["projector"]),
             "PYTHONPATH": str(ROOT),
+            # The console: the search API's page sends commands to this write API, which allows its origin; its
+            # status route reaches the other processes here.
+            "CORS_ORIGINS": f"http://127.0.0.1:{ports['search_api']}",
+            "WRITE_API_PUBLIC_URL": f"http://127.0.0.1:{ports['write_api']}",
+            "WRITE_API_URL": f"http://127.0.0.1:{ports['write_api']}",
+            "RELAY_OPS_URL": f"http://127.0.0.1:{ports['relay']}",
+            "PROJECTOR_OPS_URL": f"http://127.0.0.1:{ports['projector']}",
         }
     )
     return env

@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 from fastapi import FastAPI, Request
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import parse_api_keys
@@ -155,5 +156,14 @@ def create_app(settings: WriteApiSettings | None = None) -> FastAPI:
     app.include_router(ops_router(ready))
     limits: dict[str, Any] = {"/products/import": settings.import_max_bytes}
     app.add_middleware(BodySizeLimit, default_limit=settings.max_body_bytes, limits=limits)
+    if origins := settings.allowed_origins():  # outermost, so that refusals (413, 401...) carry CORS headers too
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match"],
+            expose_headers=["X-Position", "Retry-After"],
+            max_age=600,
+        )
     document_routes(app, {"/orders": orders.PLACE_ORDER_OPENAPI}, [orders.OrderIn])
     return app

@@ -6,6 +6,9 @@ from pydantic import Field
 
 from shared.config import AuthSettings, PostgresSettings, RabbitSettings
 
+# The console's origin in development: the search API on its default port, by either loopback name.
+DEVELOPMENT_CONSOLE_ORIGINS = ("http://127.0.0.1:8002", "http://localhost:8002")
+
 
 class WriteApiSettings(PostgresSettings, AuthSettings):
     # Largest request body accepted (bytes); the catalogue import route allows IMPORT_MAX_BYTES.
@@ -18,6 +21,16 @@ class WriteApiSettings(PostgresSettings, AuthSettings):
     # cover the database's round trip; more only interleave on the one event loop, holding stream locks longer and
     # spreading latency (p99 68-80 ms at 4 against 92-94 ms at 8 and 128 ms unbounded, in the write benchmark).
     write_concurrency: int = Field(default=4, ge=1, le=1000)
+    # Origins whose pages may send commands from a browser (the console, served by the search API): comma-separated,
+    # e.g. `https://console.example.com`. Empty means the search API's own development origins in development, and
+    # no origin at all otherwise.
+    cors_origins: str = ""
+
+    def allowed_origins(self) -> list[str]:
+        named = [origin.strip().rstrip("/") for origin in self.cors_origins.split(",") if origin.strip()]
+        if named or self.environment != "development":
+            return named
+        return list(DEVELOPMENT_CONSOLE_ORIGINS)
 
 
 class RelaySettings(PostgresSettings, RabbitSettings):
