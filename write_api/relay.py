@@ -103,6 +103,9 @@ class Relay:
         # Per projection, the highest position it has been told (a transaction it received, or a marker).
         self.told: dict[str, int] = {}
         self.published = 0  # highest transaction id published whole
+        # A transaction larger than a read goes out in parts; the last part is known only when the next read does
+        # not continue it.
+        self.unfinished: int | None = None
 
     def ready(self) -> dict[str, bool]:
         return {
@@ -182,6 +185,7 @@ class Relay:
             _check_open(broker)
             self.wake.clear()
             batch = await read_transactions(conn, self.checkpoint, self.settings.relay_batch_size)
+            self._finish_parts(batch)
             if batch.transactions:
                 await self._publish(conn, exchange, batch)
             await self._send_markers(exchange, batch.watermark)
@@ -217,7 +221,10 @@ class Relay:
         )
         self.checkpoint = checkpoint
         for transaction in batch.transactions:
-            if transaction.complete:
+            if not transaction.complete:
+                self.unfinished = transaction.transaction_id
+            else:
+                self.unfinished = None
                 self.published = max(self.published, transaction.transaction_id)
                 for projection in projections_of(transaction.stream_types):
                     self.told[projection] = max(self.told.get(projection, -1), transaction.transaction_id)
@@ -227,6 +234,14 @@ class Relay:
         BATCH_SIZE.observe(events)
         CONFIRM_LATENCY.observe(time.perf_counter() - started)
         CHECKPOINT.set(checkpoint.global_position)
+
+    def _finish_parts(self, batch: TransactionBatch) -> None:
+        """A transaction sent in parts whose last part went out (this read does not continue it) is published whole:
+        its parts vouched for no position, so every projection it reached gets a marker."""
+        first = batch.transactions[0].transaction_id if batch.transactions else None
+        if self.unfinished is not None and first != self.unfinished:
+            self.published = max(self.published, self.unfinished)
+            self.unfinished = None
 
     async def _send_markers(self, exchange: aio_pika.abc.AbstractExchange, watermark: int) -> None:
         """A marker to each projection that has not been told the latest published transaction: it received none

@@ -320,6 +320,24 @@ async def test_hot_standby_takes_over_after_kill_9_of_the_active_relay(
     print(f"standby: took over {takeover:.2f} s after kill -9, published new events in {published_after:.2f} s")
 
 
+async def test_a_transaction_larger_than_a_read_goes_out_in_parts_and_is_vouched_for(
+    start_relay: StartRelay, tap: BrokerTap, store: PostgresEventStore
+) -> None:
+    """A transaction of exactly two reads: two parts that vouch for nothing, in order, then -- once a read shows
+    that nothing of it is left -- a position for it, for every projection (every one of them needs to learn it)."""
+    relay = start_relay("relay", RELAY_BATCH_SIZE="50")
+    await relay.wait_ready()
+    events = probe_events(100)
+    result = await store.append([StreamAppend("product-large-1", "product", 0, events)])
+    await tap.wait_for_position(result.position, within=15)
+    parts = [m for m in tap.messages() if m.body["transaction_id"] == result.position]
+    assert [len(m.body["events"]) for m in parts] == [50, 50]
+    assert [m.position for m in parts] == [None, None]
+    assert [uuid.UUID(e["event_id"]) for m in parts for e in m.body["events"]] == [e.event_id for e in events]
+    vouching = {m.routing_key for m in tap.markers() if (m.position or 0) >= result.position}
+    assert vouching == {"marker.products", "marker.inventory", "marker.orders"}, vouching
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # 4. LISTEN/NOTIFY
 
