@@ -91,6 +91,9 @@ class TransactionBatch:
     transactions: list[CommittedTransaction]
     watermark: int  # as in ReadAllResult
     full: bool  # the read stopped at its limit: more is waiting
+    # Committed events wait after this read: beyond the limit, or behind a transaction still open (which sends no
+    # NOTIFY when it ends): look again soon.
+    waiting: bool
 
     @property
     def checkpoint(self) -> ReadPosition | None:
@@ -114,14 +117,15 @@ READ_ALL = f"SELECT {EVENT_COLUMNS} {READABLE}"
 
 # The same rows grouped by transaction, each event already its message envelope (the field names of
 # shared/events/envelope.py): PostgreSQL writes the JSON, so the relay publishes text it never parses. The session
-# time zone is UTC (connect()), so `recorded_at` reads as Python's isoformat() writes it.
-READ_TRANSACTIONS = f"""
-SELECT transaction_id,
-       max(global_position) AS last_position,
-       count(*) AS events,
-       array_agg(DISTINCT stream_type ORDER BY stream_type) AS stream_types,
-       '[' || string_agg(envelope, ',' ORDER BY global_position) || ']' AS envelopes
-FROM (
+# time zone is UTC (connect()), so `recorded_at` reads as Python's isoformat() writes it. One statement, so one
+# snapshot: the rows, the xmin they were read below (`xmin`, on every row, and on the one row with no transaction
+# when there is nothing to read), and whether anything committed waits after them (`waiting`: behind an open
+# transaction, or beyond the limit). The ORDER BY with LIMIT 1 keeps that check on the index (tests/integration/
+# test_relay.py).
+READ_TRANSACTIONS = """
+WITH snapshot AS (
+    SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin
+), batch AS (
     SELECT transaction_id::text::bigint AS transaction_id, global_position, stream_type,
            json_build_object(
                'event_id', event_id, 'stream_id', stream_id, 'stream_type', stream_type, 'version', version,
@@ -129,10 +133,35 @@ FROM (
                'event_type', event_type, 'schema_version', schema_version, 'recorded_at', recorded_at,
                'data', data, 'metadata', metadata
            )::text AS envelope
-    {READABLE}
-) batch
-GROUP BY transaction_id
-ORDER BY transaction_id
+    FROM events, snapshot
+    WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
+      AND transaction_id < snapshot.xmin
+    ORDER BY transaction_id, global_position
+    LIMIT $3
+), grouped AS (
+    SELECT transaction_id,
+           max(global_position) AS last_position,
+           count(*) AS events,
+           array_agg(DISTINCT stream_type ORDER BY stream_type) AS stream_types,
+           '[' || string_agg(envelope, ',' ORDER BY global_position) || ']' AS envelopes
+    FROM batch
+    GROUP BY transaction_id
+)
+SELECT g.*, snapshot.xmin::text::bigint AS xmin,
+       EXISTS (
+           SELECT 1 FROM (
+               SELECT 1 FROM events
+               WHERE (transaction_id, global_position) > (
+                   coalesce((SELECT max(transaction_id) FROM batch)::text::xid8, $1::text::xid8),
+                   coalesce((SELECT max(global_position) FROM batch
+                             WHERE transaction_id = (SELECT max(transaction_id) FROM batch)), $2)
+               )
+               ORDER BY transaction_id, global_position
+               LIMIT 1
+           ) next
+       ) AS waiting
+FROM snapshot LEFT JOIN grouped g ON true
+ORDER BY g.transaction_id
 """
 
 CURRENT_XMIN = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
@@ -190,10 +219,9 @@ async def read_all_on(conn: Conn, after: ReadPosition, limit: int) -> ReadAllRes
 async def read_transactions(conn: Conn, after: ReadPosition, limit: int) -> TransactionBatch:
     """Gap-free read of the committed transactions after `after`, at most `limit` events, whole transactions only:
     a transaction cut by the limit is left for the next read -- unless it is the only one, which is then returned
-    as a part (`complete` False), continued by the next read."""
-    async with conn.transaction(isolation="repeatable_read", readonly=True):
-        xmin = await conn.fetchval(CURRENT_XMIN)
-        rows = await conn.fetch(READ_TRANSACTIONS, str(after.transaction_id), after.global_position, limit)
+    as a part (`complete` False), continued by the next read. One statement: one round trip."""
+    rows = await conn.fetch(READ_TRANSACTIONS, str(after.transaction_id), after.global_position, limit)
+    xmin, waiting = rows[0]["xmin"], rows[0]["waiting"]
     transactions = [
         CommittedTransaction(
             transaction_id=r["transaction_id"],
@@ -204,6 +232,7 @@ async def read_transactions(conn: Conn, after: ReadPosition, limit: int) -> Tran
             complete=True,
         )
         for r in rows
+        if r["transaction_id"] is not None
     ]
     unfinished = None
     if sum(t.events for t in transactions) == limit:  # the limit may have cut the last transaction
@@ -212,4 +241,5 @@ async def read_transactions(conn: Conn, after: ReadPosition, limit: int) -> Tran
             transactions.pop()  # read it whole next time
         else:
             transactions = [dataclasses.replace(transactions[0], complete=False)]
-    return TransactionBatch(transactions, _watermark(after, xmin, unfinished), unfinished is not None)
+    watermark = _watermark(after, xmin, unfinished)
+    return TransactionBatch(transactions, watermark, unfinished is not None, waiting or unfinished is not None)

@@ -42,7 +42,7 @@ from shared.messaging import (
 )
 from shared.retry import Backoff
 from shared.worker import ops_app, ops_server, stop_event_on_signals
-from write_api.relay_queries import HAS_UNREAD, LAG, LOAD_CHECKPOINT, OLDEST_RUNNING_TRANSACTION, SAVE_CHECKPOINT
+from write_api.relay_queries import LAG, LOAD_CHECKPOINT, OLDEST_RUNNING_TRANSACTION, SAVE_CHECKPOINT
 from write_api.settings import RelaySettings
 
 log = logging.getLogger(__name__)
@@ -193,7 +193,7 @@ class Relay:
             if batch.full:
                 blocked_delay = BLOCKED_MIN_DELAY
                 continue
-            if await conn.fetchval(HAS_UNREAD, str(self.checkpoint.transaction_id), self.checkpoint.global_position):
+            if batch.waiting:
                 # Committed events wait behind an older transaction that is still open (which sends no NOTIFY
                 # when it ends): look again soon, backing off, instead of sleeping a whole poll interval.
                 await self._sleep(stop, blocked_delay)

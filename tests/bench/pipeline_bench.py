@@ -588,7 +588,6 @@ class Session:
         summary.update({"rate": rate, "lines": lines, "seconds": seconds, "t": round(since - self.started, 1)})
         return summary
 
-
     def profile(self, seconds: float) -> list[subprocess.Popen[bytes]]:
         """With --profile NAME,...: py-spy records those processes for the phase (speedscope files in the results)."""
         if not self.args.profile:
