@@ -42,7 +42,8 @@ from shared.messaging import (
 )
 from shared.retry import Backoff
 from shared.worker import ops_app, ops_server, stop_event_on_signals
-from write_api.relay_queries import LAG, LOAD_CHECKPOINT, OLDEST_RUNNING_TRANSACTION, SAVE_CHECKPOINT
+from write_api.relay_lag import measure_lag
+from write_api.relay_queries import LOAD_CHECKPOINT, SAVE_CHECKPOINT
 from write_api.settings import RelaySettings
 
 log = logging.getLogger(__name__)
@@ -54,9 +55,6 @@ CONFIRM_LATENCY = Histogram("relay_batch_seconds", "Time to publish a batch and 
 ACTIVE = Gauge("relay_active", "1 while this relay holds the lock and publishes, 0 while it stands by")
 POSITION = Gauge("relay_position", "Transaction id up to which every event has been published")
 CHECKPOINT = Gauge("relay_checkpoint_global_position", "Global position of the last published event")
-LAG_EVENTS = Gauge("relay_lag_events", "Committed events not yet published")
-LAG_SECONDS = Gauge("relay_lag_seconds", "Age of the oldest committed event not yet published")
-HELD_SECONDS = Gauge("relay_held_seconds", "Age of the oldest open writing transaction, which holds readers back")
 
 LOCK_NAMESPACE = 0x52454C41  # "RELA"
 NOTIFY_CHANNEL = "events_appended"
@@ -262,28 +260,6 @@ class Relay:
             for waiter in waiters:
                 waiter.cancel()
 
-    async def measure_lag(self, stop: asyncio.Event) -> None:
-        """Every 2 s, on a connection of its own: what is committed and not yet published, and what holds readers
-        back. Gauges of a dependency that cannot be measured become NaN, never a stale reading."""
-        conn: asyncpg.Connection | None = None
-        while not stop.is_set():
-            try:
-                if conn is None or conn.is_closed():
-                    conn = await connect(self.settings.database_url)
-                row = await conn.fetchrow(LAG, str(self.checkpoint.transaction_id), self.checkpoint.global_position)
-                LAG_EVENTS.set(row["events"] if row else 0)
-                LAG_SECONDS.set(row["seconds"] if row else 0)
-                HELD_SECONDS.set(await conn.fetchval(OLDEST_RUNNING_TRANSACTION))
-            except DEPENDENCY_ERRORS:
-                for gauge in (LAG_EVENTS, LAG_SECONDS, HELD_SECONDS):
-                    gauge.set(float("nan"))
-                conn = None
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 2)
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.close(timeout=2)
-
 
 def _check_open(broker: aio_pika.abc.AbstractConnection) -> None:
     if broker.is_closed:
@@ -300,7 +276,8 @@ async def main_async(settings: RelaySettings) -> None:
 
     app = ops_app("Relay", ready, lambda: {"holds_lock": relay.active, "checkpoint": relay.checkpoint.__dict__})
     server = ops_server(app, settings.relay_port, settings.ops_host)
-    tasks = [asyncio.create_task(server.serve()), asyncio.create_task(relay.measure_lag(stop))]
+    lag = asyncio.create_task(measure_lag(settings.database_url, lambda: relay.checkpoint, stop))
+    tasks = [asyncio.create_task(server.serve()), lag]
     try:
         await relay.run(stop)
     finally:
