@@ -5,7 +5,7 @@ stream the stock document `<sku>@stock` (per warehouse on hand and reserved; nev
 The product document carries stock only as search uses it (`in_stock`, `stocked_in`: see stock.search_flags), so a
 reservation rewrites the small stock document and leaves the product document -- with its analysed name,
 description, typo field and suggestions -- alone unless a warehouse runs out or is restocked. The quantities a
-shopper sees are read from the inventory read model (search_api/availability.py).
+shopper sees are read from the stock document when the search API answers (search_api/availability.py).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from shared.events.payloads import (
 )
 from shared.events.registry import EVENT_TYPES, decode
 from shared.read_models import Projection
+from shared.read_models import product_stock_id as stock_id
 
 _TAG = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
@@ -164,10 +165,6 @@ def apply(doc: Document | None, event: Envelope) -> Document | None:
                 "updated_at": recorded,
             }
     return doc
-
-
-def stock_id(sku: str) -> str:
-    return f"{sku}@stock"
 
 
 def unit_of(event: Envelope) -> str | None:

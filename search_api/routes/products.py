@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
-from elasticsearch import NotFoundError
 from fastapi import APIRouter, Path, Query
 
-from search_api.availability import PRODUCT_READS, available_in_stocked_warehouses, warehouses_of
+from search_api.availability import PRODUCT_READS, available_by_warehouse, product_and_stock, stock_levels
 from search_api.consistency import read_consistency
 from search_api.cursor import decode as decode_cursor
 from search_api.dependencies import Es, MinPosition, Settings, WaitMs
@@ -23,7 +21,7 @@ SKU_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 PRODUCTS = (Projection.PRODUCTS,)
 
 
-def _item(hit: dict[str, Any], available: dict[str, int]) -> dict[str, Any]:
+def _item(hit: dict[str, Any], counts: dict[str, int]) -> dict[str, Any]:
     source = hit["_source"]
     return {
         "sku": source["sku"],
@@ -33,7 +31,7 @@ def _item(hit: dict[str, Any], available: dict[str, int]) -> dict[str, Any]:
         "category_derived": source.get("category_derived", False),
         "price": {"amount": f"{source['price']:.2f}", "currency": source.get("currency", "USD")},
         "in_stock": source.get("in_stock", False),
-        "available": available.get(source["sku"], 0),
+        "available": counts.get(source["sku"], 0),
         "highlight": hit.get("highlight", {}),
         "score": hit.get("_score"),
     }
@@ -103,11 +101,12 @@ async def search_products(
         page_cursor,
     )
     hits = response["hits"]["hits"]
-    stocked_in = {hit["_source"]["sku"]: hit["_source"].get("stocked_in", []) for hit in hits}
-    available = await available_in_stocked_warehouses(es, settings.elasticsearch_prefix, stocked_in)
+    stocked = [hit["_source"]["sku"] for hit in hits if hit["_source"].get("in_stock")]
+    levels = await stock_levels(es, settings.elasticsearch_prefix, stocked)
+    counts = {sku: sum(available_by_warehouse(stock).values()) for sku, stock in levels.items()}
     body = {
         "total": response["hits"]["total"]["value"],
-        "items": [_item(hit, available) for hit in hits],
+        "items": [_item(hit, counts) for hit in hits],
         "facets": _facets(response["aggregations"]),
         "next_cursor": following,
     }
@@ -141,16 +140,11 @@ async def get_product(
     wait_ms: WaitMs = None,
 ) -> JSONResponse:
     consistency = await read_consistency(es, settings, PRODUCT_READS, min_position, wait_ms)
-    index = alias_name(settings.elasticsearch_prefix, Projection.PRODUCTS)
-    try:
-        found, warehouses = await asyncio.gather(
-            es.get(index=index, id=sku, realtime=False), warehouses_of(es, settings.elasticsearch_prefix, sku)
-        )
-    except NotFoundError as exc:
-        raise ApiError(404, "not_found", f"product {sku} does not exist", {"sku": sku}) from exc
-    source = found["_source"]
-    if source.get("status") not in ("active", "discontinued"):  # stock known, product not yet projected
+    source, levels = await product_and_stock(es, settings.elasticsearch_prefix, sku)
+    if source is None or source.get("status") not in ("active", "discontinued"):
         raise ApiError(404, "not_found", f"product {sku} does not exist", {"sku": sku})
+    by_warehouse = available_by_warehouse(levels)
+    warehouses = [{"warehouse": w, "available": n} for w, n in by_warehouse.items()]
     body = {
         "sku": source["sku"],
         "name": source["name"],
@@ -162,7 +156,7 @@ async def get_product(
         "attributes": source.get("catalogue", {}).get("attributes", {}),
         "status": source.get("status"),
         "in_stock": source.get("in_stock", False),
-        "available": sum(w["available"] for w in warehouses),
+        "available": sum(by_warehouse.values()),
         "warehouses": warehouses,
         "version": source.get("stream_versions", {}).get(f"product-{sku}"),
     }
