@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Header
 
 from shared.auth import Role
-from shared.ids import uuid7
-from shared.web import ApiError, require_role
+from shared.bearer_auth import require_role
+from shared.http_errors import ApiError
 
-require = require_role
-
-
-CatalogRole = Annotated[Role, require(Role.CATALOG)]
-WarehouseRole = Annotated[Role, require(Role.WAREHOUSE)]
-StorefrontRole = Annotated[Role, require(Role.STOREFRONT)]
-BackofficeRole = Annotated[Role, require(Role.BACKOFFICE)]
+CatalogRole = Annotated[Role, require_role(Role.CATALOG)]
+WarehouseRole = Annotated[Role, require_role(Role.WAREHOUSE)]
+StorefrontRole = Annotated[Role, require_role(Role.STOREFRONT)]
+BackofficeRole = Annotated[Role, require_role(Role.BACKOFFICE)]
 
 
 async def parse_if_match(if_match: Annotated[str | None, Header()] = None) -> int | None:
@@ -29,13 +26,3 @@ async def parse_if_match(if_match: Annotated[str | None, Header()] = None) -> in
 
 
 IfMatch = Annotated[int | None, Depends(parse_if_match)]
-
-
-def command_metadata(role: Role, correlation_id: str | None = None, causation_id: str | None = None) -> dict[str, Any]:
-    command_id = str(uuid7())
-    return {
-        "command_id": command_id,
-        "correlation_id": correlation_id or command_id,
-        "causation_id": causation_id or command_id,
-        "actor": role.value,
-    }

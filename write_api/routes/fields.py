@@ -88,22 +88,20 @@ def parse_json_body(model: type[M], body: bytes) -> M:
 
 
 def json_body_openapi(model: type[BaseModel]) -> dict[str, Any]:
-    """The request body entry of a route that parses its body itself: the body is `model` (see document_routes)."""
+    """`openapi_extra` of a route that parses its body itself (parse_json_body): the body is `model`, whose schema
+    document_request_bodies adds to the document's components."""
     content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}
     return {"requestBody": {"required": True, "content": content}}
 
 
-def document_routes(app: FastAPI, paths: dict[str, dict[str, Any]], models: list[type[BaseModel]]) -> None:
-    """Put routes FastAPI does not document (plain Starlette routes: path -> path item) and the schemas of the
-    bodies routes parse themselves into the OpenAPI document."""
+def document_request_bodies(app: FastAPI, models: list[type[BaseModel]]) -> None:
+    """Put the schemas of the bodies routes parse themselves (json_body_openapi) into the OpenAPI document."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
             return app.openapi_schema
         schema = generate()
-        for path, item in paths.items():
-            schema.setdefault("paths", {}).setdefault(path, {}).update(item)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         for model in models:
             body = model.model_json_schema(ref_template="#/components/schemas/{model}")

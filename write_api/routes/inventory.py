@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import orjson
 from fastapi import APIRouter, Path, Request
 from pydantic import ConfigDict, Field, ValidationError, field_validator
 
-from shared.web import ApiError, JSONResponse
-from write_api import handlers
+from shared.http_errors import ApiError
+from shared.responses import JSONResponse
 from write_api.command_runner import Rejections, run_bulk, run_command, validation_rejection
 from write_api.commands import AdjustStock, ReceiveStock, SetLowStockThreshold
 from write_api.dependencies import IfMatch, WarehouseRole
-from write_api.domain.inventory import Inventory
-from write_api.handlers import Outcome
+from write_api.routes.answers import InventoryOut, render_inventory
 from write_api.routes.fields import ID_PATTERN, SKU_PATTERN, Quantity, RequestModel, Sku, WarehouseId
+from write_api.service_layer import bulk_import
 
+ANSWER = {"model": InventoryOut, "description": "The SKU's stock per warehouse, with its version and position"}
 router = APIRouter(prefix="/inventory", tags=["inventory"])
 
 
@@ -46,26 +47,6 @@ class ThresholdIn(RequestModel):
     low_stock_threshold: int = Field(ge=0, le=1_000_000, strict=True)
 
 
-def render_inventory(outcome: Outcome[Inventory]) -> dict[str, Any]:
-    stock = outcome.state
-    assert stock is not None
-    return {
-        "sku": stock.sku,
-        "warehouses": [
-            {
-                "warehouse": name,
-                "on_hand": w.on_hand,
-                "reserved": w.reserved,
-                "available": w.available,
-                "low_stock_threshold": w.low_stock_threshold,
-            }
-            for name, w in sorted(stock.warehouses.items())
-        ],
-        "version": outcome.version,
-        "position": outcome.position,
-    }
-
-
 class BatchReceiptIn(ReceiptIn):
     sku: str = Field(pattern=SKU_PATTERN)
 
@@ -78,7 +59,7 @@ async def receive_stock_batch(request: Request, role: WarehouseRole) -> JSONResp
         request,
         role,
         parse_receipts,
-        handlers.receive_many,
+        bulk_import.receive_many,
         lambda result, rejected: {"applied": result.created, "rejected": rejected, "position": result.position},
     )
 
@@ -109,7 +90,7 @@ def parse_receipts(body: bytes, _content_type: str) -> tuple[list[tuple[int, Rec
     return items, rejected
 
 
-@router.post("/{sku}/receipts")
+@router.post("/{sku}/receipts", responses={200: ANSWER})
 async def receive_stock(
     sku: Sku, body: ReceiptIn, request: Request, role: WarehouseRole, if_match: IfMatch
 ) -> JSONResponse:
@@ -117,7 +98,7 @@ async def receive_stock(
     return await run_command(request, command, role=role, render=render_inventory, expected_version=if_match)
 
 
-@router.post("/{sku}/adjustments")
+@router.post("/{sku}/adjustments", responses={200: ANSWER})
 async def adjust_stock(
     sku: Sku, body: AdjustmentIn, request: Request, role: WarehouseRole, if_match: IfMatch
 ) -> JSONResponse:
@@ -125,7 +106,7 @@ async def adjust_stock(
     return await run_command(request, command, role=role, render=render_inventory, expected_version=if_match)
 
 
-@router.put("/{sku}/thresholds/{warehouse}")
+@router.put("/{sku}/thresholds/{warehouse}", responses={200: ANSWER})
 async def set_threshold(
     sku: Sku,
     warehouse: Annotated[str, Path(pattern=ID_PATTERN)],

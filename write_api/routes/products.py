@@ -8,15 +8,16 @@ import orjson
 from fastapi import APIRouter, Request
 from pydantic import ConfigDict, Field, ValidationError
 
-from shared.web import ApiError, JSONResponse
-from write_api import handlers
+from shared.http_errors import ApiError
+from shared.responses import JSONResponse
 from write_api.command_runner import run_bulk, run_command, validation_rejection
 from write_api.commands import ChangeProductDetails, ChangeProductPrice, DiscontinueProduct, RegisterProduct
 from write_api.dependencies import CatalogRole, IfMatch
-from write_api.domain.products import Product
-from write_api.handlers import Outcome
+from write_api.routes.answers import ProductOut, render_product
 from write_api.routes.fields import SKU_PATTERN, MoneyIn, RequestModel, Sku
+from write_api.service_layer import bulk_import
 
+ANSWER = {"model": ProductOut, "description": "The product, with its version and position"}
 router = APIRouter(prefix="/products", tags=["products"])
 
 Attributes = Annotated[
@@ -60,17 +61,6 @@ class DiscontinueIn(RequestModel):
     reason: str | None = Field(default=None, max_length=1000)
 
 
-def render_product(outcome: Outcome[Product]) -> dict[str, Any]:
-    product = outcome.state
-    assert product is not None
-    return {
-        **product.to_snapshot(),
-        "status": "discontinued" if product.discontinued else "active",
-        "version": outcome.version,
-        "position": outcome.position,
-    }
-
-
 @router.post("/import")
 async def import_products(request: Request, role: CatalogRole) -> JSONResponse:
     """Upsert many products: a JSON array, or NDJSON (one object per line), of the `POST /products` body."""
@@ -78,7 +68,7 @@ async def import_products(request: Request, role: CatalogRole) -> JSONResponse:
         request,
         role,
         parse_import,
-        handlers.import_products,
+        bulk_import.import_products,
         lambda result, rejected: {
             "created": result.created,
             "updated": result.updated,
@@ -110,14 +100,14 @@ def parse_import(body: bytes, content_type: str) -> tuple[list[tuple[int, Regist
     return items, rejected
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses={201: ANSWER})
 async def register_product(body: ProductIn, request: Request, role: CatalogRole, if_match: IfMatch) -> JSONResponse:
     return await run_command(
         request, body.to_command(), role=role, render=render_product, status_code=201, expected_version=if_match
     )
 
 
-@router.patch("/{sku}")
+@router.patch("/{sku}", responses={200: ANSWER})
 async def change_product(
     sku: Sku, body: ProductPatch, request: Request, role: CatalogRole, if_match: IfMatch
 ) -> JSONResponse:
@@ -130,13 +120,13 @@ async def change_product(
     return await run_command(request, command, role=role, render=render_product, expected_version=if_match)
 
 
-@router.put("/{sku}/price")
+@router.put("/{sku}/price", responses={200: ANSWER})
 async def change_price(sku: Sku, body: MoneyIn, request: Request, role: CatalogRole, if_match: IfMatch) -> JSONResponse:
     command = ChangeProductPrice(sku=sku, price=body.to_money())
     return await run_command(request, command, role=role, render=render_product, expected_version=if_match)
 
 
-@router.post("/{sku}/discontinue")
+@router.post("/{sku}/discontinue", responses={200: ANSWER})
 async def discontinue_product(
     sku: Sku, request: Request, role: CatalogRole, if_match: IfMatch, body: DiscontinueIn | None = None
 ) -> JSONResponse:

@@ -1,0 +1,36 @@
+"""The operations routes every process serves: `/healthz`, `/readyz`, `/metrics`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from shared.http_errors import error_response
+from shared.responses import JSONResponse
+
+
+def ops_router(ready: Callable[[], Awaitable[dict[str, bool]]]) -> APIRouter:
+    """`/healthz` (the process is alive), `/readyz` (its dependencies answer), `/metrics` (Prometheus text)."""
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz() -> Response:
+        checks = await ready()
+        ok = all(checks.values())
+        if ok:
+            return JSONResponse({"status": "ready", "checks": checks})
+        return error_response(
+            503, "not_ready", "a dependency does not answer", {"checks": checks}, headers={"Retry-After": "1"}
+        )
+
+    @router.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
