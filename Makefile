@@ -46,8 +46,9 @@ platform: venv
 upgrade: venv
 	$(PY) -m projector upgrade
 
+## demo: load the demo data through the write API (keys from API_KEYS, as the platform was started with)
 demo: venv
-	$(PY) -m write_api.seed --write-url $(WRITE_API_URL)
+	$(PY) -m infra.demo.seed --write-url $(WRITE_API_URL)
 
 status:
 	-bash infra/services.sh status

@@ -53,13 +53,13 @@ if str(ROOT) not in sys.path:
 from elasticsearch import AsyncElasticsearch  # noqa: E402
 from elasticsearch.helpers import async_bulk  # noqa: E402
 
+from infra.demo.chorus import DEFAULT_DATA_DIR, InvalidRecord, chorus_to_product, iter_chorus  # noqa: E402
 from projector.elastic import create_index, new_index_name  # noqa: E402
 from projector.projections.products import apply, apply_stock  # noqa: E402
 from search_api.queries.products import ProductSearch, build_search  # noqa: E402
 from shared.events.envelope import Envelope  # noqa: E402
 from shared.events.payloads import ProductRegistered, StockReceived  # noqa: E402
 from shared.read_models import Projection, alias_name  # noqa: E402
-from write_api.demo import DEFAULT_DATA_DIR, InvalidRecord, chorus_to_product, iter_chorus  # noqa: E402
 
 RESULTS = ROOT / "tests" / "bench" / "results"
 JUDGMENTS = DEFAULT_DATA_DIR / "judgments-dev.csv"
