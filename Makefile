@@ -23,11 +23,13 @@ down:
 test: services venv
 	$(PY) -m pytest
 
-## lint: ruff, mypy, and the compose file / Dockerfile checks
+## lint: ruff, mypy, the import contracts (pyproject.toml), module and function sizes, the compose file / Dockerfile
 lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy .
+	.venv/bin/lint-imports
+	$(PY) infra/check_size.py
 	bash infra/check_compose.sh
 
 services:
