@@ -72,7 +72,7 @@ def check(root: Path, allowlist: Path) -> list[str]:
 def main() -> int:
     problems = check(ROOT, ALLOWLIST)
     for problem in problems:
-        print(problem, file=sys.stderr)
+        sys.stderr.write(f"{problem}\n")
     return 1 if problems else 0
 
 
