@@ -4,28 +4,21 @@ from __future__ import annotations
 
 import secrets
 import string
-from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import Request, Response
 from pydantic import ConfigDict, Field
-from starlette.requests import ClientDisconnect
 
+from shared.auth import Role
 from shared.events.payloads import Address, Customer
-from shared.http_errors import ApiError
-from shared.responses import JSONResponse
 from write_api.command_runner import run_command
 from write_api.commands import AddOrderLine, CancelOrder, OrderLineRequest, PlaceOrder, ShipOrder
-from write_api.dependencies import BackofficeRole, IfMatch, StorefrontRole
 from write_api.domain.orders import MAX_LINES
 from write_api.routes.answers import OrderOut, render_order
-from write_api.routes.fields import ID_PATTERN, SKU_PATTERN, Quantity, RequestModel, json_body_openapi, parse_json_body
+from write_api.routes.command_route import CommandRoute, Inputs
+from write_api.routes.fields import ID_PATTERN, SKU_PATTERN, Quantity, RequestModel
 
-router = APIRouter(prefix="/orders", tags=["orders"])
-
-OrderId = Annotated[str, Path(pattern=ID_PATTERN)]
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$"
 _ALPHABET = string.ascii_uppercase + string.digits
-ANSWER = {"model": OrderOut, "description": "The order, with its version and position"}
 
 
 def new_order_id() -> str:
@@ -80,47 +73,54 @@ class ShipIn(RequestModel):
     tracking_number: str | None = Field(default=None, max_length=100)
 
 
-@router.post("", status_code=201, openapi_extra=json_body_openapi(OrderIn), responses={201: ANSWER})
-async def place_order(request: Request, role: StorefrontRole) -> JSONResponse:
-    """The busiest route parses its body itself, in one pass (parse_json_body), after the key is checked."""
-    try:
-        raw = await request.body()
-    except ClientDisconnect as exc:  # as FastAPI answers for its routes
-        raise ApiError(400, "malformed_request", "the request body did not arrive whole") from exc
-    body = parse_json_body(OrderIn, raw)
+async def place_order(request: Request, inputs: Inputs) -> Response:
+    body: OrderIn = inputs.body
+    customer, address = body.customer, body.shipping_address
     command = PlaceOrder(
         order_id=new_order_id(),
-        customer=Customer.model_validate(body.customer.model_dump()),
-        shipping_address=Address.model_validate(body.shipping_address.model_dump()),
+        customer=Customer(id=customer.id, name=customer.name, email=customer.email),
+        shipping_address=Address(**vars(address)),
         lines=tuple(line.to_request() for line in body.lines),
     )
-    return await run_command(request, command, role=role, render=render_order, status_code=201)
+    return await run_command(request, command, role=inputs.role, render=render_order, status_code=201)
 
 
-@router.post("/{order_id}/lines", responses={200: ANSWER})
-async def add_line(
-    order_id: OrderId, body: LineIn, request: Request, role: StorefrontRole, if_match: IfMatch
-) -> JSONResponse:
-    command = AddOrderLine(order_id=order_id, line=body.to_request())
-    return await run_command(request, command, role=role, render=render_order, expected_version=if_match)
+async def add_line(request: Request, inputs: Inputs) -> Response:
+    body: LineIn = inputs.body
+    command = AddOrderLine(order_id=inputs.path["order_id"], line=body.to_request())
+    return await run_command(request, command, role=inputs.role, render=render_order, expected_version=inputs.if_match)
 
 
-@router.post("/{order_id}/cancel", responses={200: ANSWER})
-async def cancel_order(
-    order_id: OrderId, body: CancelIn, request: Request, role: BackofficeRole, if_match: IfMatch
-) -> JSONResponse:
-    command = CancelOrder(order_id=order_id, reason=body.reason)
-    return await run_command(request, command, role=role, render=render_order, expected_version=if_match)
+async def cancel_order(request: Request, inputs: Inputs) -> Response:
+    body: CancelIn = inputs.body
+    command = CancelOrder(order_id=inputs.path["order_id"], reason=body.reason)
+    return await run_command(request, command, role=inputs.role, render=render_order, expected_version=inputs.if_match)
 
 
-@router.post("/{order_id}/ship", responses={200: ANSWER})
-async def ship_order(
-    order_id: OrderId,
-    request: Request,
-    role: BackofficeRole,
-    if_match: IfMatch,
-    body: ShipIn | None = None,
-) -> JSONResponse:
-    body = body or ShipIn()
-    command = ShipOrder(order_id=order_id, carrier=body.carrier, tracking_number=body.tracking_number)
-    return await run_command(request, command, role=role, render=render_order, expected_version=if_match)
+async def ship_order(request: Request, inputs: Inputs) -> Response:
+    body: ShipIn = inputs.body or ShipIn()
+    command = ShipOrder(order_id=inputs.path["order_id"], carrier=body.carrier, tracking_number=body.tracking_number)
+    return await run_command(request, command, role=inputs.role, render=render_order, expected_version=inputs.if_match)
+
+
+STOREFRONT, BACKOFFICE = frozenset({Role.STOREFRONT}), frozenset({Role.BACKOFFICE})
+BY_ID = {"order_id": ID_PATTERN}
+ANSWER = "The order, with its version and position"
+ROUTES = [
+    CommandRoute(  # the busiest route of all: first
+        "POST", "/orders", place_order, STOREFRONT, "orders", body=OrderIn, answer=OrderOut, answer_description=ANSWER,
+        status_code=201,
+    ),
+    CommandRoute(
+        "POST", "/orders/{order_id}/lines", add_line, STOREFRONT, "orders", params=BY_ID, body=LineIn, if_match=True,
+        answer=OrderOut, answer_description=ANSWER,
+    ),
+    CommandRoute(
+        "POST", "/orders/{order_id}/cancel", cancel_order, BACKOFFICE, "orders", params=BY_ID, body=CancelIn,
+        if_match=True, answer=OrderOut, answer_description=ANSWER,
+    ),
+    CommandRoute(
+        "POST", "/orders/{order_id}/ship", ship_order, BACKOFFICE, "orders", params=BY_ID, body=ShipIn,
+        body_optional=True, if_match=True, answer=OrderOut, answer_description=ANSWER,
+    ),
+]  # fmt: skip

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from types import TracebackType
 
 
 class StreamLocks:
@@ -16,22 +15,43 @@ class StreamLocks:
         self._locks: dict[str, asyncio.Lock] = {}
         self._users: dict[str, int] = {}
 
-    @asynccontextmanager
-    async def hold(self, stream_ids: list[str]) -> AsyncIterator[None]:
-        ordered = sorted(set(stream_ids))  # one global order: no deadlock between commands
-        for sid in ordered:
-            self._users[sid] = self._users.get(sid, 0) + 1
-            self._locks.setdefault(sid, asyncio.Lock())
-        acquired: list[str] = []
+    def hold(self, stream_ids: list[str]) -> Held:
+        """`async with locks.hold(ids):` the locks of these streams, taken in one global order (no deadlock between
+        commands); a lock lives while a command holds or waits for it."""
+        return Held(self, sorted(set(stream_ids)))
+
+
+class Held:
+    def __init__(self, locks: StreamLocks, ordered: list[str]) -> None:
+        self._owner = locks
+        self._ordered = ordered
+        self._acquired: list[asyncio.Lock] = []
+
+    async def __aenter__(self) -> None:
+        locks, users = self._owner._locks, self._owner._users
+        for sid in self._ordered:
+            users[sid] = users.get(sid, 0) + 1
+            if sid not in locks:
+                locks[sid] = asyncio.Lock()
         try:
-            for sid in ordered:
-                await self._locks[sid].acquire()
-                acquired.append(sid)
-            yield
-        finally:
-            for sid in acquired:
-                self._locks[sid].release()
-            for sid in ordered:
-                self._users[sid] -= 1
-                if not self._users[sid]:
-                    del self._users[sid], self._locks[sid]
+            for sid in self._ordered:
+                lock = locks[sid]
+                await lock.acquire()
+                self._acquired.append(lock)
+        except BaseException:
+            self._release()
+            raise
+
+    async def __aexit__(
+        self, _type: type[BaseException] | None, _value: BaseException | None, _traceback: TracebackType | None
+    ) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        for lock in self._acquired:
+            lock.release()
+        locks, users = self._owner._locks, self._owner._users
+        for sid in self._ordered:
+            users[sid] -= 1
+            if not users[sid]:
+                del users[sid], locks[sid]
