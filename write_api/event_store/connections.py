@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import asyncpg
+
+T = TypeVar("T")
 
 
 class Connections(Protocol):
@@ -83,24 +85,20 @@ class ConnectionPool:
         self._give_back(conn)
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
-        conn = await self._take()
-        try:
-            rows = await conn.fetch(query, *args)
-        except BaseException as exc:
-            self._give_back(conn, exc)
-            raise
-        self._give_back(conn)
-        return rows
+        return await self._run(asyncpg.Connection.fetch, query, args)
 
     async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
+        return await self._run(asyncpg.Connection.fetchrow, query, args)
+
+    async def _run(self, statement: Callable[..., Awaitable[T]], query: str, args: tuple[Any, ...]) -> T:
         conn = await self._take()
         try:
-            row = await conn.fetchrow(query, *args)
+            result = await statement(conn, query, *args)
         except BaseException as exc:
             self._give_back(conn, exc)
             raise
         self._give_back(conn)
-        return row
+        return result
 
     async def fetchval(self, query: str, *args: Any) -> Any:
         row = await self.fetchrow(query, *args)
