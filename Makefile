@@ -24,11 +24,13 @@ down:
 test: services venv browser
 	$(PY) -m pytest
 
-## lint: ruff, mypy, and the compose file / Dockerfile checks
+## lint: ruff, mypy, the import contracts (pyproject.toml), module and function sizes, the compose file / Dockerfile
 lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy .
+	.venv/bin/lint-imports
+	$(PY) infra/check_size.py
 	bash infra/check_compose.sh
 
 services:
@@ -50,8 +52,9 @@ platform: venv
 upgrade: venv
 	$(PY) -m projector upgrade
 
+## demo: load the demo data through the write API (keys from API_KEYS, as the platform was started with)
 demo: venv
-	$(PY) -m write_api.seed --write-url $(WRITE_API_URL)
+	$(PY) -m infra.demo.seed --write-url $(WRITE_API_URL)
 
 status:
 	-bash infra/services.sh status

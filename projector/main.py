@@ -26,11 +26,11 @@ from projector.projections import products as products_projection
 from projector.settings import ProjectorSettings
 from projector.worker import ProjectionWorker
 from shared import worker
+from shared.elastic import elasticsearch_answers
 from shared.elastic import elasticsearch_client as new_elasticsearch_client
 from shared.logging import configure_logging
 from shared.messaging import parked_queue_name, queue_name
 from shared.read_models import Projection
-from shared.web import elasticsearch_answers
 from shared.worker import ops_app, ops_server, stop_event_on_signals
 
 log = logging.getLogger(__name__)

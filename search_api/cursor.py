@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from shared.web import ApiError
+from shared.http_errors import ApiError
 
 KEEP_ALIVE = "2m"
 

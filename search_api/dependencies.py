@@ -9,7 +9,7 @@ from fastapi import Depends, Query, Request
 
 from search_api.settings import SearchApiSettings
 from shared.auth import Role
-from shared.web import require_role
+from shared.bearer_auth import require_role
 
 
 async def get_es(request: Request) -> AsyncElasticsearch:

@@ -12,19 +12,14 @@ from fastapi import FastAPI, Request
 from search_api.console import mount_console
 from search_api.routes import inventory, order_export, orders, products, status
 from search_api.settings import SearchApiSettings
+from shared.app_tuning import NO_TELEMETRY, freeze_startup_objects
 from shared.auth import parse_api_keys
-from shared.elastic import elasticsearch_client
+from shared.elastic import elasticsearch_answers, elasticsearch_client
+from shared.http_errors import error_response, install_error_handlers
 from shared.logging import configure_logging
-from shared.web import (
-    NO_TELEMETRY,
-    JSONResponse,
-    elasticsearch_answers,
-    error_response,
-    freeze_startup_objects,
-    install_error_handlers,
-    install_metrics_middleware,
-    ops_router,
-)
+from shared.ops_routes import ops_router
+from shared.request_metrics import install_metrics_middleware
+from shared.responses import JSONResponse
 
 
 def create_app(settings: SearchApiSettings | None = None) -> FastAPI:

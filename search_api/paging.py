@@ -7,7 +7,7 @@ from typing import Any
 from elasticsearch import AsyncElasticsearch, NotFoundError
 
 from search_api.cursor import KEEP_ALIVE, Cursor, next_cursor, paged_body
-from shared.web import ApiError
+from shared.http_errors import ApiError
 
 MAX_DEPTH = 10_000  # Elasticsearch's index.max_result_window; deeper pages use the cursor
 

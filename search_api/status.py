@@ -21,8 +21,8 @@ from elasticsearch import AsyncElasticsearch, NotFoundError
 from prometheus_client.parser import text_string_to_metric_families
 
 from search_api.settings import SearchApiSettings
+from shared.elastic import elasticsearch_answers
 from shared.read_models import Projection, positions_index
-from shared.web import elasticsearch_answers
 
 log = logging.getLogger(__name__)
 

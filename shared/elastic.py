@@ -34,3 +34,12 @@ def elasticsearch_client(url: str, timeout_s: float, connections: int = 10) -> A
         connections_per_node=connections,
         serializers={"application/json": OrjsonSerializer(), "application/x-ndjson": OrjsonNdjsonSerializer()},
     )
+
+
+async def elasticsearch_answers(es: AsyncElasticsearch) -> bool:
+    """Readiness probe. Not `ping()` (HEAD /): the integ-test distribution has no root endpoint."""
+    try:
+        health = await es.cluster.health(timeout="2s")
+    except Exception:  # noqa: BLE001 - any failure means not ready
+        return False
+    return health.get("status") in ("green", "yellow")

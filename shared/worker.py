@@ -12,7 +12,7 @@ import uvicorn
 import uvloop
 from fastapi import FastAPI
 
-from shared.web import ops_router
+from shared.ops_routes import ops_router
 
 T = TypeVar("T")
 

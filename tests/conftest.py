@@ -140,9 +140,10 @@ async def fresh_database_url(namespace: Namespace) -> AsyncIterator[str]:
 
 @pytest_asyncio.fixture
 async def pg_pool(fresh_database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    from write_api.event_store.store import create_pool
+    from shared.event_log import init_connection
 
-    pool = await create_pool(fresh_database_url, 1, 40)
+    pool = await asyncpg.create_pool(fresh_database_url, min_size=1, max_size=40, init=init_connection)
+    assert pool is not None
     try:
         yield pool
     finally:

@@ -7,7 +7,8 @@ import hashlib
 import orjson
 from fastapi import Request
 
-from shared.web import ApiError, JSONResponse
+from shared.http_errors import ApiError
+from shared.responses import JSONResponse
 from write_api.event_store.records import EventStore, IdempotencyRecord
 
 MAX_KEY_LENGTH = 200

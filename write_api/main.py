@@ -7,91 +7,38 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Any
 
 import asyncpg
 from fastapi import FastAPI, Request
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.app_tuning import NO_TELEMETRY, freeze_startup_objects
 from shared.auth import parse_api_keys
+from shared.http_errors import error_response, install_error_handlers
 from shared.logging import configure_logging
-from shared.web import (
-    NO_TELEMETRY,
-    JSONResponse,
-    error_response,
-    freeze_startup_objects,
-    install_error_handlers,
-    install_metrics_middleware,
-    ops_router,
-)
-from write_api.event_store.store import Appenders, PostgresEventStore, connect, create_pool
-from write_api.handlers import StreamCache, StreamLocks
+from shared.ops_routes import ops_router
+from shared.request_metrics import install_metrics_middleware
+from shared.responses import JSONResponse
+from write_api.body_size import BodySizeLimit
+from write_api.event_store.connections import ConnectionPool
+from write_api.event_store.store import PostgresEventStore, connect
 from write_api.routes import inventory, orders, products
-from write_api.routes.fields import document_routes
+from write_api.routes.command_route import add_command_routes
+from write_api.service_layer.stream_cache import StreamCache
+from write_api.service_layer.stream_locks import StreamLocks
 from write_api.settings import WriteApiSettings
 
 log = logging.getLogger(__name__)
 
-
-class BodySizeLimit:
-    """Refuse bodies over the limit with 413 before any route sees them, whether the size is declared
-    (Content-Length) or only found out while reading (chunked). A declared size within the limit passes straight
-    through (the HTTP server delivers exactly that many bytes); any other body (no Content-Length, or a
-    Transfer-Encoding, which some servers let win over it) is read here, up to the limit, and handed on whole."""
-
-    def __init__(self, app: ASGIApp, default_limit: int, limits: dict[str, int]) -> None:
-        self.app = app
-        self.default_limit = default_limit
-        self.limits = limits
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
-            await self.app(scope, receive, send)
-            return
-        limit = self.limits.get(scope["path"], self.default_limit)
-        declared = chunked = None
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                declared = value
-            elif name == b"transfer-encoding":
-                chunked = value
-        if declared is not None and chunked is None and declared.isdigit():
-            if int(declared) > limit:
-                await self._refuse(limit, scope, receive, send)
-            else:
-                await self.app(scope, receive, send)
-            return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                await self._refuse(limit, scope, receive, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        delivered = False
-
-        async def replay() -> Message:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
-
-    @staticmethod
-    async def _refuse(limit: int, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(413, "payload_too_large", f"the request body exceeds {limit} bytes", {"limit": limit})
-        await response(scope, receive, send)
+# What the driver raises when PostgreSQL does not answer: commands get 503 with Retry-After.
+DATABASE_UNAVAILABLE = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    TimeoutError,
+)
 
 
 def create_app(settings: WriteApiSettings | None = None) -> FastAPI:
@@ -101,15 +48,14 @@ def create_app(settings: WriteApiSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        connections = ConnectionPool(partial(connect, settings.database_url), settings.database_pool_max)
         try:
-            pool = await create_pool(settings.database_url, settings.database_pool_min, settings.database_pool_max)
+            await connections.open(settings.database_pool_min)
         except (OSError, asyncpg.PostgresError) as exc:
             # Serve anyway (readyz 503, commands 503 with Retry-After) and connect once PostgreSQL answers.
             log.warning("PostgreSQL does not answer at start (%s); connecting lazily", exc)
-            pool = await create_pool(settings.database_url, 0, settings.database_pool_max)
-        app.state.pool = pool
-        appenders = Appenders(partial(connect, settings.database_url), settings.write_concurrency)
-        app.state.store = store = PostgresEventStore(pool, appenders)
+        app.state.connections = connections
+        app.state.store = PostgresEventStore(connections)
         app.state.keyring = keyring
         app.state.locks = StreamLocks()
         app.state.cache = StreamCache(settings.write_cache_streams)
@@ -118,15 +64,15 @@ def create_app(settings: WriteApiSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            await store.close()
-            await pool.close()
+            await connections.close()
 
     # Clients that forget `Content-Type: application/json` still send JSON; accept it.
     app = FastAPI(title="Write API", version="1", lifespan=lifespan, telemetry=NO_TELEMETRY, strict_content_type=False)
 
     async def ready() -> dict[str, bool]:
         try:
-            await app.state.pool.fetchval("SELECT 1", timeout=2)
+            async with asyncio.timeout(2):
+                await app.state.connections.fetchval("SELECT 1")
             return {"postgres": True}
         except Exception:  # noqa: BLE001 - any failure means not ready
             return {"postgres": False}
@@ -138,25 +84,23 @@ def create_app(settings: WriteApiSettings | None = None) -> FastAPI:
         )
 
     install_error_handlers(app)
-    for unavailable in (
-        OSError,
-        asyncpg.PostgresConnectionError,
-        asyncpg.InterfaceError,
-        asyncpg.CannotConnectNowError,
-        asyncpg.TooManyConnectionsError,
-        TimeoutError,
-    ):
+    for unavailable in DATABASE_UNAVAILABLE:
         app.add_exception_handler(unavailable, on_database_unavailable)
     install_metrics_middleware(app)
-    # Routes are matched in order, one regular expression each: the busiest first (no two paths overlap).
-    app.router.routes.insert(0, orders.PLACE_ORDER)
-    app.include_router(orders.router)
-    app.include_router(inventory.router)
-    app.include_router(products.router)
     app.include_router(ops_router(ready))
-    limits: dict[str, Any] = {"/products/import": settings.import_max_bytes}
+    # Routes are matched in order, one regular expression each: the commands first, the busiest (POST /orders) first
+    # of all, then the operations and documentation routes.
+    add_command_routes(app, orders.ROUTES + inventory.ROUTES + products.ROUTES)
+    limits = {"/products/import": settings.import_max_bytes}
     app.add_middleware(BodySizeLimit, default_limit=settings.max_body_bytes, limits=limits)
-    if origins := settings.allowed_origins():  # outermost, so that refusals (413, 401...) carry CORS headers too
+    allow_console(app, settings)
+    return app
+
+
+def allow_console(app: FastAPI, settings: WriteApiSettings) -> None:
+    """CORS for the origins that may send commands from a browser (the console's), when there are any: the
+    outermost layer, so that refusals (413, 401...) carry CORS headers too."""
+    if origins := settings.allowed_origins():
         app.add_middleware(
             CORSMiddleware,
             allow_origins=origins,
@@ -165,5 +109,3 @@ def create_app(settings: WriteApiSettings | None = None) -> FastAPI:
             expose_headers=["X-Position", "Retry-After"],
             max_age=600,
         )
-    document_routes(app, {"/orders": orders.PLACE_ORDER_OPENAPI}, [orders.OrderIn])
-    return app

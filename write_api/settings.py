@@ -15,11 +15,11 @@ class WriteApiSettings(PostgresSettings, AuthSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     import_max_bytes: int = Field(default=64 * 1_048_576, ge=1024)
     # Product and inventory streams whose latest state the process keeps for order placement (0: none); every
-    # decision made on them is checked against the store when it commits (handlers.StreamCache).
+    # decision made on them is checked against the store when it commits (service_layer/stream_cache.py).
     write_cache_streams: int = Field(default=50_000, ge=0, le=10_000_000)
     # Commands one process decides and commits at once; the others wait their turn, first come first served. A few
     # cover the database's round trip; more only interleave on the one event loop, holding stream locks longer and
-    # spreading latency (p99 68-80 ms at 4 against 92-94 ms at 8 and 128 ms unbounded, in the write benchmark).
+    # spreading latency (README, Decisions: "A few commands at a time").
     write_concurrency: int = Field(default=4, ge=1, le=1000)
     # Origins whose pages may send commands from a browser (the console, served by the search API): comma-separated,
     # e.g. `https://console.example.com`. Empty means the search API's own development origins in development, and

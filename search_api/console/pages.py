@@ -13,7 +13,8 @@ from fastapi.templating import Jinja2Templates
 
 from search_api.dependencies import Settings
 from shared.auth import Role
-from shared.web import JSONResponse, caller_role
+from shared.bearer_auth import RoleKey
+from shared.responses import JSONResponse
 
 HERE = Path(__file__).parent
 STATIC_PATH = "/console/static"
@@ -79,7 +80,7 @@ async def status(request: Request, settings: Settings) -> HTMLResponse:
 @router.get("/console/role", include_in_schema=True, tags=["console"])
 async def role_of_key(request: Request) -> JSONResponse:
     """The role of the bearer key (401 if it is not a valid key): how the console signs in."""
-    role = caller_role(request, frozenset(Role))
+    role = RoleKey(frozenset(Role)).role(request)
     return JSONResponse({"role": role.value}, headers={"Cache-Control": "no-store"})
 
 

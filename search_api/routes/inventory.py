@@ -11,8 +11,9 @@ from search_api.cursor import decode as decode_cursor
 from search_api.dependencies import Es, MinPosition, Settings, StockReader, WaitMs
 from search_api.paging import check_depth, search_page
 from search_api.queries.inventory import InventorySearch, InventorySort, build_list, build_lookup
+from shared.http_errors import ApiError
 from shared.read_models import Projection, alias_name
-from shared.web import ApiError, JSONResponse
+from shared.responses import JSONResponse
 
 router = APIRouter(prefix="/inventory", tags=["inventory"])
 INVENTORY = (Projection.INVENTORY,)

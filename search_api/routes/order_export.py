@@ -20,8 +20,8 @@ from search_api.cursor import decode as decode_cursor
 from search_api.dependencies import Es, MinPosition, OrderReader, Settings, WaitMs
 from search_api.paging import search_page
 from search_api.queries.orders import STATUSES, OrderSearch, OrderSort, build_search
+from shared.http_errors import ApiError
 from shared.read_models import Projection, alias_name
-from shared.web import ApiError
 
 router = APIRouter(prefix="/orders", tags=["orders"])
 ORDERS = (Projection.ORDERS,)

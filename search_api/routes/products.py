@@ -12,8 +12,9 @@ from search_api.cursor import decode as decode_cursor
 from search_api.dependencies import Es, MinPosition, Settings, WaitMs
 from search_api.paging import check_depth, search_page
 from search_api.queries.products import PRICE_RANGES, ProductSearch, ProductSort, build_search, build_suggest
+from shared.http_errors import ApiError
 from shared.read_models import Projection, alias_name
-from shared.web import ApiError, JSONResponse
+from shared.responses import JSONResponse
 
 router = APIRouter(prefix="/products", tags=["products"])
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from search_api import status
 from search_api.dependencies import Es, Settings, StaffReader
-from shared.web import JSONResponse
+from shared.responses import JSONResponse
 
 router = APIRouter(tags=["operations"])
 

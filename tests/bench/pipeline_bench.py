@@ -333,7 +333,7 @@ class Monitor:
                         try:
                             depths = await queue_depths(channel, self.own.rabbitmq_prefix)
                             self.run.depths.append((time.monotonic(), depths))
-                        except Exception:  # noqa: BLE001 - a queue not declared yet closes the channel: a new one
+                        except Exception:
                             channel = await connection.channel()
                     tick += 1
                     await asyncio.sleep(0.2)

@@ -45,9 +45,9 @@ if str(ROOT) not in sys.path:
 
 import aiohttp  # noqa: E402
 
+from infra.demo.chorus import DEFAULT_DATA_DIR  # noqa: E402
 from search_api.queries.products import ProductSearch, build_search  # noqa: E402
 from shared.read_models import Projection, alias_name  # noqa: E402
-from write_api.demo import DEFAULT_DATA_DIR  # noqa: E402
 
 RESULTS = ROOT / "tests" / "bench" / "results"
 JUDGMENTS = DEFAULT_DATA_DIR / "judgments-dev.csv"

@@ -1,6 +1,7 @@
 """One suite, two event stores: the in-memory twin must behave exactly like the PostgreSQL store.
 
-Each PostgreSQL run gets a fresh database (`pg_pool`), so the tests are few and each checks one behaviour fully.
+The PostgreSQL store runs on asyncpg's pool and on the write API's ConnectionPool. Each PostgreSQL run gets a fresh
+database (`pg_pool`), so the tests are few and each checks one behaviour fully.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from write_api.event_store.connections import ConnectionPool
 from write_api.event_store.errors import DuplicateEvent, IdempotencyKeyTaken, WrongExpectedVersion
 from write_api.event_store.in_memory import InMemoryEventStore
 from write_api.event_store.records import (
@@ -21,16 +23,15 @@ from write_api.event_store.records import (
     EventStore,
     IdempotencyRecord,
     NewEvent,
-    PendingIdempotency,
     ReadAllResult,
     ReadPosition,
     RecordedEvent,
     StreamAppend,
 )
-from write_api.event_store.store import Appenders, PostgresEventStore, connect
+from write_api.event_store.store import PostgresEventStore, connect
 
 
-@pytest.fixture(params=["in_memory", "postgres", "postgres_appenders"])
+@pytest.fixture(params=["in_memory", "postgres", "postgres_connection_pool"])
 def store(request: pytest.FixtureRequest) -> EventStore:
     if request.param == "in_memory":
         return InMemoryEventStore()
@@ -38,10 +39,10 @@ def store(request: pytest.FixtureRequest) -> EventStore:
     pool: asyncpg.Pool = request.getfixturevalue("pg_pool")
     if request.param == "postgres":
         return PostgresEventStore(pool)
-    # Appends on connections of their own, as the write API does (two, so that concurrent tests also reach the pool).
-    appenders = Appenders(partial(connect, request.getfixturevalue("fresh_database_url")), 2)
-    request.addfinalizer(appenders.terminate)
-    return PostgresEventStore(pool, appenders)
+    # On the write API's own pool (two connections, so that concurrent tests also wait for one).
+    connections = ConnectionPool(partial(connect, request.getfixturevalue("fresh_database_url")), 2)
+    request.addfinalizer(connections.terminate)
+    return PostgresEventStore(connections)
 
 
 def new_events(n: int, start: int = 1) -> tuple[NewEvent, ...]:
@@ -70,8 +71,9 @@ def append_to(
     )
 
 
-def pending(key: str, request_hash: str = "hash") -> PendingIdempotency:
-    return PendingIdempotency(key, request_hash, 201, lambda r: {"position": r.position, "versions": r.versions})
+def pending(key: str, request_hash: str = "hash", versions: dict[str, int] | None = None) -> IdempotencyRecord:
+    """A record to store with an append: its "position" is the append's, filled in by the store."""
+    return IdempotencyRecord(key, request_hash, 201, {"position": None, "versions": versions or {}})
 
 
 async def read_everything(store: EventStore, expected: int, limit: int = 1000) -> list[RecordedEvent]:
@@ -249,7 +251,7 @@ async def test_snapshots(store: EventStore) -> None:
 
 # ---------------------------------------------------------------------------------------------------- idempotency
 async def test_idempotency_with_the_append(store: EventStore) -> None:
-    first = await store.append([append_to("s-1", 0, 1)], pending("key-1", "h1"))
+    first = await store.append([append_to("s-1", 0, 1)], pending("key-1", "h1", {"s-1": 1}))
     record = await store.get_idempotency("key-1")
     assert record == IdempotencyRecord("key-1", "h1", 201, {"position": first.position, "versions": {"s-1": 1}})
 
@@ -360,7 +362,7 @@ async def test_read_all_paging_and_watermark(store: EventStore) -> None:
         assert batches[-1].watermark >= everything[-1].transaction_id
 
 
-# ------------------------------------------------------------------------------------- PostgreSQL only: appenders
+# ------------------------------------------------------------------------------ PostgreSQL only: the connection pool
 WAITING_FOR_A_LOCK = """
 SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
 """
@@ -369,7 +371,8 @@ SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wai
 async def test_an_append_cancelled_mid_statement_leaves_no_broken_connection_behind(
     pg_pool: asyncpg.Pool, fresh_database_url: str
 ) -> None:
-    store = PostgresEventStore(pg_pool, Appenders(partial(connect, fresh_database_url), 1))
+    connections = ConnectionPool(partial(connect, fresh_database_url), 1)
+    store = PostgresEventStore(connections)
     try:
         await store.append([append_to("c-1", 0, 1)])
         async with pg_pool.acquire() as blocker, blocker.transaction():
@@ -392,4 +395,4 @@ async def test_an_append_cancelled_mid_statement_leaves_no_broken_connection_beh
         assert (await store.append([append_to("c-1", 1, 1, start=2)])).versions == {"c-1": 2}
         assert (await store.append([append_to("c-1", 2, 1, start=3)])).versions == {"c-1": 3}
     finally:
-        await store.close()
+        await connections.close()

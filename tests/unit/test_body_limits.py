@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from fastapi.exceptions import RequestValidationError
 
-from write_api.main import BodySizeLimit
+from write_api.body_size import BodySizeLimit
 from write_api.routes.fields import parse_json_body
 from write_api.routes.orders import OrderIn
 

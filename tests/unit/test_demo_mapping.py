@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from write_api import demo
-from write_api.demo import (
+from infra.demo import chorus as demo
+from infra.demo.chorus import (
     InvalidRecord,
     LoadSummary,
     chorus_to_product,

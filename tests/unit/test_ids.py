@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from shared.ids import uuid7
+from write_api.ids import uuid7
 
 
 def test_uuid7_is_version_7_of_rfc_9562_and_unique() -> None:

@@ -11,8 +11,8 @@ import pytest
 from projector.elastic import load_mapping
 from search_api.cursor import Cursor, decode, encode, next_cursor, paged_body
 from search_api.queries.products import SORTS, ProductSearch, build_search, build_suggest
+from shared.http_errors import ApiError
 from shared.read_models import MAPPING_VERSIONS, Projection
-from shared.web import ApiError
 
 BRAND = {"terms": {"brand": ["Acme", "Globex"]}}
 CATEGORY = {"terms": {"category": ["Cables"]}}

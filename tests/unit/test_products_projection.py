@@ -12,7 +12,7 @@ import pytest
 
 from projector.elastic import load_mapping
 from projector.projections import Document, Documents, Folded
-from projector.projections.products import apply, derive_category, fold, stock_id, strip_html, unit_of
+from projector.projections.products import apply, derive_category, fold, strip_html, unit_of
 from search_api.queries.products import build_suggest
 from shared.events.envelope import Envelope
 from shared.events.payloads import (
@@ -26,6 +26,7 @@ from shared.events.payloads import (
     StockReserved,
 )
 from shared.read_models import MAPPING_VERSIONS, Projection
+from shared.read_models import product_stock_id as stock_id
 
 SKU = "SKU-1"
 STREAM = f"product-{SKU}"

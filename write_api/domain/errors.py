@@ -1,4 +1,4 @@
-"""Domain errors: why a command was refused. Mapped to HTTP in one place (write_api/main.py)."""
+"""Domain errors: why a command was refused. Mapped to HTTP in one place (write_api/command_runner.py)."""
 
 from __future__ import annotations
 

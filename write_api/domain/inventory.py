@@ -72,53 +72,32 @@ class Inventory:
         )
 
 
-def _received(stock: WarehouseStock, event: Any) -> tuple[int, int]:
-    return stock.on_hand + event.quantity, stock.reserved
-
-
-def _adjusted(stock: WarehouseStock, event: Any) -> tuple[int, int]:
-    return stock.on_hand + event.delta, stock.reserved
-
-
-def _reserved_more(stock: WarehouseStock, event: Any) -> tuple[int, int]:
-    return stock.on_hand, stock.reserved + event.quantity
-
-
-def _released(stock: WarehouseStock, event: Any) -> tuple[int, int]:
-    return stock.on_hand, stock.reserved - event.quantity
-
-
-def _shipped(stock: WarehouseStock, event: Any) -> tuple[int, int]:
-    return stock.on_hand - event.quantity, stock.reserved - event.quantity
-
-
-def _unchanged(stock: WarehouseStock, event: Any) -> tuple[int, int]:
-    return stock.on_hand, stock.reserved
-
-
-# (on hand, reserved) after each kind of event. Looked up by exact type: a `match` on pydantic classes pays an
-# ABCMeta instance check per case, and evolve runs for every event of every order.
-_STOCK_AFTER = {
-    StockReceived: _received,
-    StockAdjusted: _adjusted,
-    LowStockThresholdSet: _unchanged,
-    StockReserved: _reserved_more,
-    StockReservationReleased: _released,
-    StockShipped: _shipped,
-}
-
-
 def evolve(state: Inventory | None, event: EventPayload) -> Inventory | None:
-    stock_after = _STOCK_AFTER.get(type(event))
-    if stock_after is None:
-        return state
-    warehouse: str = event.warehouse  # type: ignore[attr-defined]  # every inventory event names one
-    current = state or Inventory(sku=event.sku)  # type: ignore[attr-defined]
-    stock = current.stock(warehouse)
-    on_hand, reserved = stock_after(stock, event)
-    threshold = event.threshold if type(event) is LowStockThresholdSet else stock.low_stock_threshold
-    changed = WarehouseStock(on_hand, reserved, threshold, stock.events + 1)
-    return Inventory(current.sku, {**current.warehouses, warehouse: changed})
+    threshold: int | None = None
+    match event:  # what each event changes of on hand and reserved; the most frequent first
+        case StockReserved():
+            on_hand, reserved = 0, event.quantity
+        case StockReceived():
+            on_hand, reserved = event.quantity, 0
+        case StockReservationReleased():
+            on_hand, reserved = 0, -event.quantity
+        case StockShipped():
+            on_hand, reserved = -event.quantity, -event.quantity
+        case StockAdjusted():
+            on_hand, reserved = event.delta, 0
+        case LowStockThresholdSet():
+            on_hand, reserved, threshold = 0, 0, event.threshold
+        case _:
+            return state
+    current = state or Inventory(sku=event.sku)
+    stock = current.stock(event.warehouse)
+    changed = WarehouseStock(
+        stock.on_hand + on_hand,
+        stock.reserved + reserved,
+        stock.low_stock_threshold if threshold is None else threshold,
+        stock.events + 1,
+    )
+    return Inventory(current.sku, {**current.warehouses, event.warehouse: changed})
 
 
 def decide(command: InventoryCommand, state: Inventory | None) -> list[EventPayload]:

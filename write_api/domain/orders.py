@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from functools import cached_property
 from typing import Any
 
 from shared.events.payloads import (
@@ -59,11 +58,6 @@ class Order:
         return per_sku
 
     def to_snapshot(self) -> dict[str, Any]:
-        """Made once per state: the append stores it and the answer is rendered from it. Read-only."""
-        return self._snapshot
-
-    @cached_property
-    def _snapshot(self) -> dict[str, Any]:
         return {
             "order_id": self.order_id,
             "status": self.status,

@@ -12,7 +12,6 @@ from write_api.event_store.errors import DuplicateEvent, IdempotencyKeyTaken, Wr
 from write_api.event_store.records import (
     AppendResult,
     IdempotencyRecord,
-    PendingIdempotency,
     ReadAllResult,
     ReadPosition,
     RecordedEvent,
@@ -20,6 +19,7 @@ from write_api.event_store.records import (
     StreamAppend,
     StreamHead,
     expected_versions,
+    with_position,
 )
 
 
@@ -36,7 +36,7 @@ class InMemoryEventStore:
     async def append(
         self,
         appends: list[StreamAppend],
-        idempotency: PendingIdempotency | None = None,
+        idempotency: IdempotencyRecord | None = None,
         reads: Mapping[str, int] | None = None,
     ) -> AppendResult:
         async with self._lock:
@@ -77,7 +77,7 @@ class InMemoryEventStore:
                     )
             result = AppendResult(position=self._transaction_id, versions=versions)
             if idempotency is not None:
-                self._idempotency[idempotency.key] = idempotency.record(result)
+                self._idempotency[idempotency.key] = with_position(idempotency, self._transaction_id)
             return result
 
     async def save_idempotency(self, record: IdempotencyRecord) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from shared.event_log import START, ReadAllResult, ReadPosition, RecordedEvent
-from shared.ids import uuid7
+from write_api.ids import uuid7
 
 # What is read back is the event log's shared read contract (shared/event_log.py), re-exported for the write side.
 __all__ = [
@@ -17,7 +17,6 @@ __all__ = [
     "EventStore",
     "IdempotencyRecord",
     "NewEvent",
-    "PendingIdempotency",
     "ReadAllResult",
     "ReadPosition",
     "RecordedEvent",
@@ -25,6 +24,7 @@ __all__ = [
     "StreamAppend",
     "StreamHead",
     "expected_versions",
+    "with_position",
 ]
 
 
@@ -55,23 +55,21 @@ def expected_versions(appends: list[StreamAppend], reads: Mapping[str, int] | No
 
 @dataclass(frozen=True)
 class IdempotencyRecord:
+    """The answer given to a request with an Idempotency-Key, kept so that a retry gets the same answer. Stored
+    with an append, a top-level "position" in `response` is set to the append's position (the writing transaction's
+    id, known only once the append runs)."""
+
     key: str
     request_hash: str
     status_code: int
     response: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class PendingIdempotency:
-    """An Idempotency-Key to record with the events; its response is rendered once the position is known."""
-
-    key: str
-    request_hash: str
-    status_code: int
-    render: Callable[[AppendResult], dict[str, Any]]
-
-    def record(self, result: AppendResult) -> IdempotencyRecord:
-        return IdempotencyRecord(self.key, self.request_hash, self.status_code, self.render(result))
+def with_position(record: IdempotencyRecord, position: int) -> IdempotencyRecord:
+    """The record as an append at `position` stores it (what the PostgreSQL store's APPEND does in SQL)."""
+    if "position" not in record.response:
+        return record
+    return replace(record, response={**record.response, "position": position})
 
 
 @dataclass(frozen=True)
@@ -104,12 +102,13 @@ class EventStore(Protocol):
     async def append(
         self,
         appends: list[StreamAppend],
-        idempotency: PendingIdempotency | None = None,
+        idempotency: IdempotencyRecord | None = None,
         reads: Mapping[str, int] | None = None,
     ) -> AppendResult:
         """Append to every stream atomically, each at its expected version; store snapshots and the idempotency
-        record in the same transaction. `reads`: streams the decision read but does not write, each of which must
-        still be at the given version. Raises WrongExpectedVersion or IdempotencyKeyTaken and appends nothing."""
+        record (its "position" set to the append's) in the same transaction. `reads`: streams the decision read but
+        does not write, each of which must still be at the given version. Raises WrongExpectedVersion or
+        IdempotencyKeyTaken and appends nothing."""
         ...
 
     async def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]: ...

@@ -6,7 +6,6 @@ from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
 import orjson
-from fastapi import FastAPI, Path
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
@@ -15,7 +14,6 @@ from shared.events.payloads import Money
 SKU_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 
-Sku = Annotated[str, Path(pattern=SKU_PATTERN)]
 WarehouseId = Annotated[str, Field(pattern=ID_PATTERN)]
 Quantity = Annotated[int, Field(gt=0, le=1_000_000, strict=True)]
 
@@ -85,30 +83,3 @@ def parse_json_body(model: type[M], body: bytes) -> M:
     except ValidationError as exc:
         errors = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)]
         raise RequestValidationError(errors, body=body) from exc
-
-
-def json_body_openapi(model: type[BaseModel]) -> dict[str, Any]:
-    """The request body entry of a route that parses its body itself: the body is `model` (see document_routes)."""
-    content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}
-    return {"requestBody": {"required": True, "content": content}}
-
-
-def document_routes(app: FastAPI, paths: dict[str, dict[str, Any]], models: list[type[BaseModel]]) -> None:
-    """Put routes FastAPI does not document (plain Starlette routes: path -> path item) and the schemas of the
-    bodies routes parse themselves into the OpenAPI document."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        schema = generate()
-        for path, item in paths.items():
-            schema.setdefault("paths", {}).setdefault(path, {}).update(item)
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for model in models:
-            body = model.model_json_schema(ref_template="#/components/schemas/{model}")
-            components.update(body.pop("$defs", {}))
-            components[model.__name__] = body
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

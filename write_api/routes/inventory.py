@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Literal
 
 import orjson
-from fastapi import APIRouter, Path, Request
+from fastapi import Request, Response
 from pydantic import ConfigDict, Field, ValidationError, field_validator
 
-from shared.web import ApiError, JSONResponse
-from write_api import handlers
+from shared.auth import Role
+from shared.http_errors import ApiError
 from write_api.command_runner import Rejections, run_bulk, run_command, validation_rejection
 from write_api.commands import AdjustStock, ReceiveStock, SetLowStockThreshold
-from write_api.dependencies import IfMatch, WarehouseRole
-from write_api.domain.inventory import Inventory
-from write_api.handlers import Outcome
-from write_api.routes.fields import ID_PATTERN, SKU_PATTERN, Quantity, RequestModel, Sku, WarehouseId
-
-router = APIRouter(prefix="/inventory", tags=["inventory"])
+from write_api.routes.answers import InventoryOut, render_inventory
+from write_api.routes.command_route import CommandRoute, Inputs
+from write_api.routes.fields import ID_PATTERN, SKU_PATTERN, Quantity, RequestModel, WarehouseId
+from write_api.service_layer import bulk_import
 
 
 class ReceiptIn(RequestModel):
@@ -46,39 +44,18 @@ class ThresholdIn(RequestModel):
     low_stock_threshold: int = Field(ge=0, le=1_000_000, strict=True)
 
 
-def render_inventory(outcome: Outcome[Inventory]) -> dict[str, Any]:
-    stock = outcome.state
-    assert stock is not None
-    return {
-        "sku": stock.sku,
-        "warehouses": [
-            {
-                "warehouse": name,
-                "on_hand": w.on_hand,
-                "reserved": w.reserved,
-                "available": w.available,
-                "low_stock_threshold": w.low_stock_threshold,
-            }
-            for name, w in sorted(stock.warehouses.items())
-        ],
-        "version": outcome.version,
-        "position": outcome.position,
-    }
-
-
 class BatchReceiptIn(ReceiptIn):
     sku: str = Field(pattern=SKU_PATTERN)
 
 
-@router.post("/receipts")
-async def receive_stock_batch(request: Request, role: WarehouseRole) -> JSONResponse:
+async def receive_stock_batch(request: Request, inputs: Inputs) -> Response:
     """Many receipts at once (an extension of the contract, for deliveries and stock takes): a JSON array of
     `{sku, warehouse, quantity, reference?}`. Answers `{applied, rejected: [{index, error}], position}`."""
     return await run_bulk(
         request,
-        role,
+        inputs.role,
         parse_receipts,
-        handlers.receive_many,
+        bulk_import.receive_many,
         lambda result, rejected: {"applied": result.created, "rejected": rejected, "position": result.position},
     )
 
@@ -109,30 +86,52 @@ def parse_receipts(body: bytes, _content_type: str) -> tuple[list[tuple[int, Rec
     return items, rejected
 
 
-@router.post("/{sku}/receipts")
-async def receive_stock(
-    sku: Sku, body: ReceiptIn, request: Request, role: WarehouseRole, if_match: IfMatch
-) -> JSONResponse:
-    command = ReceiveStock(sku=sku, warehouse=body.warehouse, quantity=body.quantity, reference=body.reference)
-    return await run_command(request, command, role=role, render=render_inventory, expected_version=if_match)
+async def receive_stock(request: Request, inputs: Inputs) -> Response:
+    body: ReceiptIn = inputs.body
+    command = ReceiveStock(
+        sku=inputs.path["sku"], warehouse=body.warehouse, quantity=body.quantity, reference=body.reference
+    )
+    return await run_command(
+        request, command, role=inputs.role, render=render_inventory, expected_version=inputs.if_match
+    )
 
 
-@router.post("/{sku}/adjustments")
-async def adjust_stock(
-    sku: Sku, body: AdjustmentIn, request: Request, role: WarehouseRole, if_match: IfMatch
-) -> JSONResponse:
-    command = AdjustStock(sku=sku, warehouse=body.warehouse, delta=body.delta, reason=body.reason, note=body.note)
-    return await run_command(request, command, role=role, render=render_inventory, expected_version=if_match)
+async def adjust_stock(request: Request, inputs: Inputs) -> Response:
+    body: AdjustmentIn = inputs.body
+    command = AdjustStock(
+        sku=inputs.path["sku"], warehouse=body.warehouse, delta=body.delta, reason=body.reason, note=body.note
+    )
+    return await run_command(
+        request, command, role=inputs.role, render=render_inventory, expected_version=inputs.if_match
+    )
 
 
-@router.put("/{sku}/thresholds/{warehouse}")
-async def set_threshold(
-    sku: Sku,
-    warehouse: Annotated[str, Path(pattern=ID_PATTERN)],
-    body: ThresholdIn,
-    request: Request,
-    role: WarehouseRole,
-    if_match: IfMatch,
-) -> JSONResponse:
-    command = SetLowStockThreshold(sku=sku, warehouse=warehouse, threshold=body.low_stock_threshold)
-    return await run_command(request, command, role=role, render=render_inventory, expected_version=if_match)
+async def set_threshold(request: Request, inputs: Inputs) -> Response:
+    body: ThresholdIn = inputs.body
+    command = SetLowStockThreshold(
+        sku=inputs.path["sku"], warehouse=inputs.path["warehouse"], threshold=body.low_stock_threshold
+    )
+    return await run_command(
+        request, command, role=inputs.role, render=render_inventory, expected_version=inputs.if_match
+    )
+
+
+WAREHOUSE = frozenset({Role.WAREHOUSE})
+BY_SKU = {"sku": SKU_PATTERN}
+ANSWER = "The SKU's stock per warehouse, with its version and position"
+ROUTES = [
+    CommandRoute("POST", "/inventory/receipts", receive_stock_batch, WAREHOUSE, "inventory"),
+    CommandRoute(
+        "POST", "/inventory/{sku}/receipts", receive_stock, WAREHOUSE, "inventory", params=BY_SKU, body=ReceiptIn,
+        if_match=True, answer=InventoryOut, answer_description=ANSWER,
+    ),
+    CommandRoute(
+        "POST", "/inventory/{sku}/adjustments", adjust_stock, WAREHOUSE, "inventory", params=BY_SKU,
+        body=AdjustmentIn, if_match=True, answer=InventoryOut, answer_description=ANSWER,
+    ),
+    CommandRoute(
+        "PUT", "/inventory/{sku}/thresholds/{warehouse}", set_threshold, WAREHOUSE, "inventory",
+        params={"sku": SKU_PATTERN, "warehouse": ID_PATTERN}, body=ThresholdIn, if_match=True, answer=InventoryOut,
+        answer_description=ANSWER,
+    ),
+]  # fmt: skip

@@ -4,26 +4,19 @@ from __future__ import annotations
 
 import secrets
 import string
-from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import Request, Response
 from pydantic import ConfigDict, Field
-from starlette.requests import ClientDisconnect
-from starlette.routing import Route
 
 from shared.auth import Role
 from shared.events.payloads import Address, Customer
-from shared.web import BEARER_OPENAPI, ApiError, JSONResponse, caller_role
 from write_api.command_runner import run_command
 from write_api.commands import AddOrderLine, CancelOrder, OrderLineRequest, PlaceOrder, ShipOrder
-from write_api.dependencies import BackofficeRole, IfMatch, StorefrontRole
-from write_api.domain.orders import MAX_LINES, Order
-from write_api.handlers import Outcome
-from write_api.routes.fields import ID_PATTERN, SKU_PATTERN, Quantity, RequestModel, json_body_openapi, parse_json_body
+from write_api.domain.orders import MAX_LINES
+from write_api.routes.answers import OrderOut, render_order
+from write_api.routes.command_route import CommandRoute, Inputs
+from write_api.routes.fields import ID_PATTERN, SKU_PATTERN, Quantity, RequestModel
 
-router = APIRouter(prefix="/orders", tags=["orders"])
-
-OrderId = Annotated[str, Path(pattern=ID_PATTERN)]
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$"
 _ALPHABET = string.ascii_uppercase + string.digits
 
@@ -80,74 +73,54 @@ class ShipIn(RequestModel):
     tracking_number: str | None = Field(default=None, max_length=100)
 
 
-def render_order(outcome: Outcome[Order]) -> dict[str, Any]:
-    order = outcome.state
-    assert order is not None
-    state = order.to_snapshot()  # order_id, status, customer, shipping_address, lines, total: made once per state
-    address = {k: v for k, v in state["shipping_address"].items() if v is not None}
-    return {**state, "shipping_address": address, "version": outcome.version, "position": outcome.position}
-
-
-STOREFRONT = frozenset({Role.STOREFRONT})
-
-
-async def place_order(request: Request) -> JSONResponse:
-    """POST /orders, the busiest route: a plain Starlette route (PLACE_ORDER). FastAPI's handling of a route (its
-    dependency solving, per-request exit stacks and checks) costs some 80 µs of CPU a request, 4-5% of an order, so
-    this one checks the key and parses the body itself (see caller_role and parse_json_body), and its OpenAPI
-    entry is written out below."""
-    role = caller_role(request, STOREFRONT)  # before the body, as a dependency would
-    try:
-        raw = await request.body()
-    except ClientDisconnect as exc:  # as FastAPI answers for its routes
-        raise ApiError(400, "malformed_request", "the request body did not arrive whole") from exc
-    body = parse_json_body(OrderIn, raw)
+async def place_order(request: Request, inputs: Inputs) -> Response:
+    body: OrderIn = inputs.body
+    customer, address = body.customer, body.shipping_address
     command = PlaceOrder(
         order_id=new_order_id(),
-        customer=Customer.model_validate(body.customer.model_dump()),
-        shipping_address=Address.model_validate(body.shipping_address.model_dump()),
+        customer=Customer(id=customer.id, name=customer.name, email=customer.email),
+        shipping_address=Address(**vars(address)),
         lines=tuple(line.to_request() for line in body.lines),
     )
-    return await run_command(request, command, role=role, render=render_order, status_code=201)
+    return await run_command(request, command, role=inputs.role, render=render_order, status_code=201)
 
 
-PLACE_ORDER = Route("/orders", place_order, methods=["POST"])
-PLACE_ORDER_OPENAPI: dict[str, Any] = {
-    "post": {
-        "tags": ["orders"],
-        "summary": "Place Order",
-        "operationId": "place_order_orders_post",
-        **json_body_openapi(OrderIn),
-        "responses": {"201": {"description": "The order as placed, with its version and position"}},
-        **BEARER_OPENAPI,
-    }
-}
+async def add_line(request: Request, inputs: Inputs) -> Response:
+    body: LineIn = inputs.body
+    command = AddOrderLine(order_id=inputs.path["order_id"], line=body.to_request())
+    return await run_command(request, command, role=inputs.role, render=render_order, expected_version=inputs.if_match)
 
 
-@router.post("/{order_id}/lines")
-async def add_line(
-    order_id: OrderId, body: LineIn, request: Request, role: StorefrontRole, if_match: IfMatch
-) -> JSONResponse:
-    command = AddOrderLine(order_id=order_id, line=body.to_request())
-    return await run_command(request, command, role=role, render=render_order, expected_version=if_match)
+async def cancel_order(request: Request, inputs: Inputs) -> Response:
+    body: CancelIn = inputs.body
+    command = CancelOrder(order_id=inputs.path["order_id"], reason=body.reason)
+    return await run_command(request, command, role=inputs.role, render=render_order, expected_version=inputs.if_match)
 
 
-@router.post("/{order_id}/cancel")
-async def cancel_order(
-    order_id: OrderId, body: CancelIn, request: Request, role: BackofficeRole, if_match: IfMatch
-) -> JSONResponse:
-    command = CancelOrder(order_id=order_id, reason=body.reason)
-    return await run_command(request, command, role=role, render=render_order, expected_version=if_match)
+async def ship_order(request: Request, inputs: Inputs) -> Response:
+    body: ShipIn = inputs.body or ShipIn()
+    command = ShipOrder(order_id=inputs.path["order_id"], carrier=body.carrier, tracking_number=body.tracking_number)
+    return await run_command(request, command, role=inputs.role, render=render_order, expected_version=inputs.if_match)
 
 
-@router.post("/{order_id}/ship")
-async def ship_order(
-    order_id: OrderId,
-    request: Request,
-    role: BackofficeRole,
-    if_match: IfMatch,
-    body: ShipIn | None = None,
-) -> JSONResponse:
-    body = body or ShipIn()
-    command = ShipOrder(order_id=order_id, carrier=body.carrier, tracking_number=body.tracking_number)
-    return await run_command(request, command, role=role, render=render_order, expected_version=if_match)
+STOREFRONT, BACKOFFICE = frozenset({Role.STOREFRONT}), frozenset({Role.BACKOFFICE})
+BY_ID = {"order_id": ID_PATTERN}
+ANSWER = "The order, with its version and position"
+ROUTES = [
+    CommandRoute(  # the busiest route of all: first
+        "POST", "/orders", place_order, STOREFRONT, "orders", body=OrderIn, answer=OrderOut, answer_description=ANSWER,
+        status_code=201,
+    ),
+    CommandRoute(
+        "POST", "/orders/{order_id}/lines", add_line, STOREFRONT, "orders", params=BY_ID, body=LineIn, if_match=True,
+        answer=OrderOut, answer_description=ANSWER,
+    ),
+    CommandRoute(
+        "POST", "/orders/{order_id}/cancel", cancel_order, BACKOFFICE, "orders", params=BY_ID, body=CancelIn,
+        if_match=True, answer=OrderOut, answer_description=ANSWER,
+    ),
+    CommandRoute(
+        "POST", "/orders/{order_id}/ship", ship_order, BACKOFFICE, "orders", params=BY_ID, body=ShipIn,
+        body_optional=True, if_match=True, answer=OrderOut, answer_description=ANSWER,
+    ),
+]  # fmt: skip

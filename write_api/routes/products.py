@@ -5,19 +5,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import Request, Response
 from pydantic import ConfigDict, Field, ValidationError
 
-from shared.web import ApiError, JSONResponse
-from write_api import handlers
+from shared.auth import Role
+from shared.http_errors import ApiError
 from write_api.command_runner import run_bulk, run_command, validation_rejection
 from write_api.commands import ChangeProductDetails, ChangeProductPrice, DiscontinueProduct, RegisterProduct
-from write_api.dependencies import CatalogRole, IfMatch
-from write_api.domain.products import Product
-from write_api.handlers import Outcome
-from write_api.routes.fields import SKU_PATTERN, MoneyIn, RequestModel, Sku
-
-router = APIRouter(prefix="/products", tags=["products"])
+from write_api.routes.answers import ProductOut, render_product
+from write_api.routes.command_route import CommandRoute, Inputs
+from write_api.routes.fields import SKU_PATTERN, MoneyIn, RequestModel
+from write_api.service_layer import bulk_import
 
 Attributes = Annotated[
     dict[Annotated[str, Field(min_length=1, max_length=100)], Annotated[str, Field(max_length=1000)]],
@@ -60,25 +58,13 @@ class DiscontinueIn(RequestModel):
     reason: str | None = Field(default=None, max_length=1000)
 
 
-def render_product(outcome: Outcome[Product]) -> dict[str, Any]:
-    product = outcome.state
-    assert product is not None
-    return {
-        **product.to_snapshot(),
-        "status": "discontinued" if product.discontinued else "active",
-        "version": outcome.version,
-        "position": outcome.position,
-    }
-
-
-@router.post("/import")
-async def import_products(request: Request, role: CatalogRole) -> JSONResponse:
+async def import_products(request: Request, inputs: Inputs) -> Response:
     """Upsert many products: a JSON array, or NDJSON (one object per line), of the `POST /products` body."""
     return await run_bulk(
         request,
-        role,
+        inputs.role,
         parse_import,
-        handlers.import_products,
+        bulk_import.import_products,
         lambda result, rejected: {
             "created": result.created,
             "updated": result.updated,
@@ -110,35 +96,62 @@ def parse_import(body: bytes, content_type: str) -> tuple[list[tuple[int, Regist
     return items, rejected
 
 
-@router.post("", status_code=201)
-async def register_product(body: ProductIn, request: Request, role: CatalogRole, if_match: IfMatch) -> JSONResponse:
+async def register_product(request: Request, inputs: Inputs) -> Response:
+    body: ProductIn = inputs.body
     return await run_command(
-        request, body.to_command(), role=role, render=render_product, status_code=201, expected_version=if_match
-    )
+        request, body.to_command(), role=inputs.role, render=render_product, status_code=201,
+        expected_version=inputs.if_match,
+    )  # fmt: skip
 
 
-@router.patch("/{sku}")
-async def change_product(
-    sku: Sku, body: ProductPatch, request: Request, role: CatalogRole, if_match: IfMatch
-) -> JSONResponse:
+async def change_product(request: Request, inputs: Inputs) -> Response:
+    body: ProductPatch = inputs.body
     changes = body.model_dump(exclude_unset=True)
     if "name" in changes and changes["name"] is None:
         changes.pop("name")  # a product always has a name
     if "attributes" in changes and changes["attributes"] is None:
         changes["attributes"] = {}  # null clears the attributes
-    command = ChangeProductDetails(sku=sku, changes=changes)
-    return await run_command(request, command, role=role, render=render_product, expected_version=if_match)
+    command = ChangeProductDetails(sku=inputs.path["sku"], changes=changes)
+    return await run_command(
+        request, command, role=inputs.role, render=render_product, expected_version=inputs.if_match
+    )
 
 
-@router.put("/{sku}/price")
-async def change_price(sku: Sku, body: MoneyIn, request: Request, role: CatalogRole, if_match: IfMatch) -> JSONResponse:
-    command = ChangeProductPrice(sku=sku, price=body.to_money())
-    return await run_command(request, command, role=role, render=render_product, expected_version=if_match)
+async def change_price(request: Request, inputs: Inputs) -> Response:
+    body: MoneyIn = inputs.body
+    command = ChangeProductPrice(sku=inputs.path["sku"], price=body.to_money())
+    return await run_command(
+        request, command, role=inputs.role, render=render_product, expected_version=inputs.if_match
+    )
 
 
-@router.post("/{sku}/discontinue")
-async def discontinue_product(
-    sku: Sku, request: Request, role: CatalogRole, if_match: IfMatch, body: DiscontinueIn | None = None
-) -> JSONResponse:
-    command = DiscontinueProduct(sku=sku, reason=body.reason if body else None)
-    return await run_command(request, command, role=role, render=render_product, expected_version=if_match)
+async def discontinue_product(request: Request, inputs: Inputs) -> Response:
+    body: DiscontinueIn | None = inputs.body
+    command = DiscontinueProduct(sku=inputs.path["sku"], reason=body.reason if body else None)
+    return await run_command(
+        request, command, role=inputs.role, render=render_product, expected_version=inputs.if_match
+    )
+
+
+CATALOG = frozenset({Role.CATALOG})
+BY_SKU = {"sku": SKU_PATTERN}
+ANSWER = "The product, with its version and position"
+ROUTES = [
+    CommandRoute("POST", "/products/import", import_products, CATALOG, "products"),
+    CommandRoute(
+        "POST", "/products", register_product, CATALOG, "products", body=ProductIn, if_match=True, answer=ProductOut,
+        answer_description=ANSWER, status_code=201,
+    ),
+    CommandRoute(
+        "PATCH", "/products/{sku}", change_product, CATALOG, "products", params=BY_SKU, body=ProductPatch,
+        if_match=True, answer=ProductOut, answer_description=ANSWER,
+    ),
+    CommandRoute(
+        "PUT", "/products/{sku}/price", change_price, CATALOG, "products", params=BY_SKU, body=MoneyIn, if_match=True,
+        answer=ProductOut, answer_description=ANSWER,
+    ),
+    CommandRoute(
+        "POST", "/products/{sku}/discontinue", discontinue_product, CATALOG, "products", params=BY_SKU,
+        body=DiscontinueIn, body_optional=True, if_match=True, answer=ProductOut, answer_description=ANSWER,
+    ),
+]  # fmt: skip

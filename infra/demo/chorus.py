@@ -1,4 +1,8 @@
-"""Load the Chorus electronics catalogue (Open Icecat: see infra/demo/chorus-icecat/README.md) through the write API.
+"""The Chorus electronics catalogue (Open Icecat: see chorus-icecat/README.md beside this file) as write-API bodies,
+and a loader that sends it product by product:
+
+    python -m infra.demo.chorus --write-url http://127.0.0.1:8001 [--limit N]
+
 Each product is a `POST /products` with `Idempotency-Key: demo-product-<sku>`, so re-running never duplicates anything.
 """
 
@@ -22,9 +26,12 @@ from typing import Any
 
 import httpx
 
+from infra.demo.api_keys import MissingKey, demo_keys
+from shared.auth import Role
+
 log = logging.getLogger(__name__)
 
-DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "infra" / "demo" / "chorus-icecat"
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent / "chorus-icecat"
 SKU_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 MAX_ATTRS = 12  # taken from attr_*, on top of model / ean / released
 MAX_VALUE_LEN = 200
@@ -244,9 +251,9 @@ async def load(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m write_api.demo", description="Load the Chorus demo catalogue.")
+    parser = argparse.ArgumentParser(prog="python -m infra.demo.chorus", description="Load the Chorus demo catalogue.")
     parser.add_argument("--write-url", required=True, help="base URL of the write API")
-    parser.add_argument("--key", default=None, help="catalog API key (default: $DEMO_CATALOG_KEY or dev-catalog-key)")
+    parser.add_argument("--key", default=None, help="catalog API key (default: the catalog or admin key of API_KEYS)")
     parser.add_argument("--limit", type=int, default=None, help="load only the first N records")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
@@ -254,7 +261,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.concurrency < 1 or (args.limit is not None and args.limit < 0):
         parser.error("--concurrency must be >= 1 and --limit >= 0")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    key = args.key or os.environ.get("DEMO_CATALOG_KEY") or "dev-catalog-key"
+    try:
+        key = args.key or demo_keys(os.environ, [Role.CATALOG])[Role.CATALOG]
+    except MissingKey as exc:
+        log.error("%s", exc)
+        return 2
     s = asyncio.run(load(args.write_url, key, args.data_dir, args.limit, args.concurrency))
     log.info(
         "demo catalogue: created=%d existing=%d rejected=%d failed=%d skipped=%d in %.1fs (%.0f products/s)",

@@ -1,4 +1,4 @@
-"""Command handlers on the in-memory event store: load (snapshot + newer events), decide, append, idempotency."""
+"""The service layer on the in-memory event store: load (snapshot + newer events), decide, append, idempotency."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ import pytest
 
 from shared.events.payloads import Money, ProductDetailsChanged, ProductPriceChanged, ProductRegistered
 from shared.events.registry import decode
-from write_api import handlers
 from write_api.commands import ChangeProductDetails, ChangeProductPrice, DiscontinueProduct, RegisterProduct
 from write_api.domain import errors, products
 from write_api.event_store.errors import WrongExpectedVersion
 from write_api.event_store.in_memory import InMemoryEventStore
 from write_api.event_store.records import START, NewEvent, StreamAppend
-from write_api.handlers import CommandContext, IdempotencyRequest, Outcome, dispatch, load
+from write_api.service_layer import COMMAND_HANDLERS, dispatch, loading
+from write_api.service_layer.commit import CommandContext, IdempotencyRequest, Outcome
+from write_api.service_layer.loading import load
 
 SKU = "SKU-1"
 STREAM = products.stream_id(SKU)
@@ -151,7 +152,7 @@ async def test_no_idempotency_record_when_the_command_is_refused(store: InMemory
 
 
 async def test_load_of_a_new_stream(store: InMemoryEventStore) -> None:
-    loaded = await load(store, handlers.PRODUCT, SKU)
+    loaded = await load(store, loading.PRODUCT, SKU)
     assert (loaded.state, loaded.version, loaded.position) == (None, 0, 0)
 
 
@@ -160,7 +161,7 @@ async def test_load_equals_folding_the_events(store: InMemoryEventStore) -> None
     await dispatch(store, ChangeProductDetails(sku=SKU, changes={"brand": None, "category": "Video"}), CommandContext())
     last = await dispatch(store, ChangeProductPrice(sku=SKU, price=usd("4.00")), CommandContext())
     events = await store.read_stream(STREAM)
-    loaded = await load(store, handlers.PRODUCT, SKU)
+    loaded = await load(store, loading.PRODUCT, SKU)
     assert loaded.state == fold(events)
     assert (loaded.version, loaded.position) == (3, last.position)
     snapshot = await store.load_snapshot(STREAM)
@@ -185,7 +186,7 @@ async def test_load_starts_from_the_snapshot_and_folds_only_newer_events(store: 
     # A snapshot that differs from what the events fold to: if load() uses it, the state shows it.
     marked = products.Product(sku=SKU, name="From snapshot", price=usd("1.00"), brand="snap")
     result = await store.append([_append(0, registered, snapshot=marked.to_snapshot(), schema_version=1)])
-    loaded = await load(store, handlers.PRODUCT, SKU)
+    loaded = await load(store, loading.PRODUCT, SKU)
     assert loaded.state == marked
     assert (loaded.version, loaded.position) == (1, result.position)
 
@@ -200,7 +201,7 @@ async def test_load_starts_from_the_snapshot_and_folds_only_newer_events(store: 
             )
         ]
     )
-    loaded = await load(store, handlers.PRODUCT, SKU)
+    loaded = await load(store, loading.PRODUCT, SKU)
     assert loaded.state == replace(marked, price=usd("2.00"))
     assert (loaded.version, loaded.position) == (2, later.position)
 
@@ -212,7 +213,7 @@ async def test_snapshot_of_another_schema_version_is_ignored(store: InMemoryEven
     result = await store.append(
         [_append(0, registered, changed, snapshot=stale, schema_version=products.SNAPSHOT_SCHEMA_VERSION + 1)]
     )
-    loaded = await load(store, handlers.PRODUCT, SKU)
+    loaded = await load(store, loading.PRODUCT, SKU)
     assert loaded.state == products.Product(sku=SKU, name="From events", price=usd("1.00"), brand="Acme")
     assert (loaded.version, loaded.position) == (2, result.position)
 
@@ -232,7 +233,7 @@ async def test_commands_are_decided_against_the_snapshot_state(store: InMemoryEv
 async def test_load_many_loads_each_stream(store: InMemoryEventStore) -> None:
     await dispatch(store, register(sku="A", name="a"), CommandContext())
     await dispatch(store, register(sku="B", name="b"), CommandContext())
-    loaded = await handlers.load_many(store, handlers.PRODUCT, ["A", "B", "C"])
+    loaded = await loading.load_many(store, loading.PRODUCT, ["A", "B", "C"])
     assert {k: (v.state.name if v.state else None, v.version) for k, v in loaded.items()} == {
         "A": ("a", 1),
         "B": ("b", 1),
@@ -262,12 +263,12 @@ async def test_a_lost_race_is_decided_again(store: InMemoryEventStore) -> None:
         "ProductDetailsChanged",
         "ProductPriceChanged",
     ]
-    loaded = await load(store, handlers.PRODUCT, SKU)
+    loaded = await load(store, loading.PRODUCT, SKU)
     assert loaded.state == outcome.state
 
 
 def test_every_product_command_has_a_handler() -> None:
-    assert set(handlers.COMMAND_HANDLERS) >= {
+    assert set(COMMAND_HANDLERS) >= {
         RegisterProduct,
         ChangeProductDetails,
         ChangeProductPrice,
@@ -313,122 +314,3 @@ async def test_inventory_events_are_numbered_per_warehouse_across_commands_and_s
         per_warehouse.setdefault(warehouse, []).append(number)
     assert all(numbers == list(range(1, len(numbers) + 1)) for numbers in per_warehouse.values()), numbered
     assert len(numbered) == 5
-
-
-# ---------------------------------------------------------------- order placement on the stream cache
-def place(order_id: str, *lines: tuple[str, int]) -> Any:
-    from shared.events.payloads import Address, Customer
-    from write_api.commands import OrderLineRequest, PlaceOrder
-
-    return PlaceOrder(
-        order_id=order_id,
-        customer=Customer(id="c", name="N", email="n@example.com"),
-        shipping_address=Address(name="N", line1="L", city="C", postal_code="1", country="DE"),
-        lines=tuple(OrderLineRequest(sku=sku, quantity=quantity) for sku, quantity in lines),
-    )
-
-
-async def stocked(store: InMemoryEventStore, context: CommandContext, sku: str, quantity: int) -> None:
-    from write_api.commands import ReceiveStock
-
-    await dispatch(store, register(sku), context)
-    await dispatch(store, ReceiveStock(sku=sku, warehouse="ams", quantity=quantity), context)
-
-
-async def test_orders_are_placed_from_the_cache_without_loading(store: InMemoryEventStore) -> None:
-    context = CommandContext(cache=handlers.StreamCache())
-    await stocked(store, context, SKU, 5)
-    loads = 0
-    real_load = store.load_streams
-
-    async def counted(stream_ids: list[str]) -> Any:
-        nonlocal loads
-        loads += 1
-        return await real_load(stream_ids)
-
-    store.load_streams = counted  # type: ignore[method-assign]
-    await dispatch(store, place("o-1", (SKU, 2)), context)
-    await dispatch(store, place("o-2", (SKU, 3)), context)
-    assert loads == 0  # the product and its inventory came from the cache, both orders were new
-    stock = await load(store, handlers.INVENTORY, SKU)
-    assert stock.state is not None and (stock.state.stock("ams").reserved, stock.version) == (5, 3)
-    cached = context.cache.get("inventory-" + SKU) if context.cache else None
-    assert cached is not None and (cached.version, cached.state) == (stock.version, stock.state)
-
-
-async def test_a_stale_cached_inventory_fails_the_append_and_is_decided_again(store: InMemoryEventStore) -> None:
-    from write_api.commands import ReceiveStock
-
-    cache = handlers.StreamCache()
-    await stocked(store, CommandContext(cache=cache), SKU, 2)
-    # Another process reserves both units: this one's cache still says 2 available, at the old version.
-    await dispatch(store, place("elsewhere", (SKU, 2)), CommandContext())
-    with pytest.raises(errors.InsufficientStock):
-        await dispatch(store, place("o-1", (SKU, 1)), CommandContext(cache=cache))
-    stock = await load(store, handlers.INVENTORY, SKU)
-    assert stock.state is not None and stock.state.stock("ams").reserved == 2  # never oversold
-    assert await store.read_stream("order-o-1") == []
-    # Stock received elsewhere: the cache (refreshed by the refusal) says 0 available, the store says 3; the refusal
-    # decided on the cache is decided again on fresh state, and the order goes through.
-    await dispatch(store, ReceiveStock(sku=SKU, warehouse="ams", quantity=3), CommandContext())
-    outcome = await dispatch(store, place("o-2", (SKU, 3)), CommandContext(cache=cache))
-    assert outcome.state is not None and outcome.state.status == "placed"
-    stock = await load(store, handlers.INVENTORY, SKU)
-    assert stock.state is not None and (stock.state.stock("ams").on_hand, stock.state.stock("ams").reserved) == (5, 5)
-
-
-async def test_an_order_takes_the_price_the_product_has_when_it_commits(store: InMemoryEventStore) -> None:
-    cache = handlers.StreamCache()
-    await stocked(store, CommandContext(cache=cache), SKU, 10)
-    # The price changes in another process: the cached product is stale, the inventory is not.
-    await dispatch(store, ChangeProductPrice(sku=SKU, price=usd("12.50")), CommandContext())
-    outcome = await dispatch(store, place("o-1", (SKU, 2)), CommandContext(cache=cache))
-    assert outcome.state is not None
-    assert [line.unit_price for line in outcome.state.lines] == [usd("12.50")]
-    assert outcome.state.total == usd("25.00")
-    # And a product discontinued elsewhere is refused, though the cache still has it on sale.
-    await dispatch(store, DiscontinueProduct(sku=SKU), CommandContext())
-    with pytest.raises(errors.ProductDiscontinued):
-        await dispatch(store, place("o-2", (SKU, 1)), CommandContext(cache=cache))
-    assert await store.read_stream("order-o-2") == []
-
-
-def test_the_stream_cache_is_bounded_and_keeps_the_newest_version() -> None:
-    cache = handlers.StreamCache(max_streams=2)
-    state = products.Product(sku=SKU, name="n", price=usd("1.00"))
-    cache.put("a", handlers.Loaded(state, 1, 10))
-    cache.put("b", handlers.Loaded(state, 1, 11))
-    assert cache.get("a") is not None  # a is now the most recently used
-    cache.put("c", handlers.Loaded(state, 1, 12))
-    assert (cache.get("a") is not None, cache.get("b"), cache.get("c") is not None) == (True, None, True)
-    cache.put("a", handlers.Loaded(state, 3, 13))
-    cache.put("a", handlers.Loaded(state, 2, 14))  # a slower load of an older version does not win
-    assert (entry := cache.get("a")) is not None and entry.version == 3
-    cache.forget(["a"])
-    assert cache.get("a") is None
-    off = handlers.StreamCache(max_streams=0)
-    off.put("a", handlers.Loaded(state, 1, 1))
-    assert len(off) == 0
-
-
-def test_a_cache_that_keeps_going_stale_is_only_probed_until_it_pays_again() -> None:
-    cache = handlers.StreamCache()
-    assert cache.worth_trying()
-    for _ in range(30):  # another writer keeps moving the streams on
-        cache.decided(stale=True)
-    tries = [cache.worth_trying() for _ in range(handlers.StreamCache.PROBE_EVERY * 3)]
-    assert tries.count(True) == 3  # one probe in PROBE_EVERY
-    for _ in range(60):  # the probes find fresh entries again
-        cache.decided(stale=False)
-    assert all(cache.worth_trying() for _ in range(10))
-    assert not handlers.StreamCache(max_streams=0).worth_trying()
-
-
-async def test_stale_decisions_on_the_cache_are_counted(store: InMemoryEventStore) -> None:
-    cache = handlers.StreamCache()
-    await stocked(store, CommandContext(cache=cache), SKU, 100)
-    await dispatch(store, place("o-1", (SKU, 1)), CommandContext(cache=cache))
-    assert cache.stale_share == 0.0
-    await dispatch(store, place("elsewhere", (SKU, 1)), CommandContext())  # moves the inventory on
-    await dispatch(store, place("o-2", (SKU, 1)), CommandContext(cache=cache))
-    assert cache.stale_share > 0.0

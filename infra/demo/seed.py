@@ -7,7 +7,9 @@
 
 Every request carries an Idempotency-Key derived from the seed, so running it again changes nothing.
 
-    python -m write_api.seed --write-url http://127.0.0.1:8001 [--orders 400] [--limit N]
+    python -m infra.demo.seed --write-url http://127.0.0.1:8001 [--orders 400] [--limit N]
+
+The keys it sends are those of API_KEYS (infra/demo/api_keys.py).
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from typing import Any
 import httpx
 import orjson
 
-from write_api.demo import DEFAULT_DATA_DIR, InvalidRecord, chorus_to_product, iter_chorus
+from infra.demo.api_keys import MissingKey, demo_keys
+from infra.demo.chorus import DEFAULT_DATA_DIR, InvalidRecord, chorus_to_product, iter_chorus
+from shared.auth import Role
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +45,7 @@ class SeedError(RuntimeError):
     """The write API refused part of the demo data."""
 
 
-def _keys() -> dict[str, str]:
-    return {
-        role: os.environ.get(f"DEMO_{role.upper()}_KEY", f"dev-{role}-key")
-        for role in ("catalog", "warehouse", "storefront", "backoffice")
-    }
+ROLES = (Role.CATALOG, Role.WAREHOUSE, Role.STOREFRONT, Role.BACKOFFICE)
 
 
 async def _post(
@@ -105,7 +105,7 @@ def order_plan(in_stock: list[str], count: int, rng: random.Random) -> list[dict
 
 async def seed(write_url: str, data_dir: Path, orders: int, limit: int | None, seed_value: int = 42) -> dict[str, Any]:
     rng = random.Random(seed_value)
-    keys = _keys()
+    keys = {role.value: key for role, key in demo_keys(os.environ, ROLES).items()}
     products = []
     for record in iter_chorus(data_dir):
         try:
@@ -220,7 +220,7 @@ async def seed(write_url: str, data_dir: Path, orders: int, limit: int | None, s
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m write_api.seed", description="Load the demo data.")
+    parser = argparse.ArgumentParser(prog="python -m infra.demo.seed", description="Load the demo data.")
     parser.add_argument("--write-url", default="http://127.0.0.1:8001")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--orders", type=int, default=400)
@@ -233,6 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     except SeedError as exc:
         log.error("demo data failed: %s", exc)
         return 1
+    except MissingKey as exc:
+        log.error("%s", exc)
+        return 2
     log.info("demo data: %s", summary)
     return 0
 

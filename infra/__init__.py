@@ -1,0 +1,1 @@
+"""Scripts and data of the infrastructure (not installed; run from the checkout)."""
