@@ -57,6 +57,7 @@ class QueueConsumer:
         self.parked: int | None = None
         self.in_hand = 0  # delivered and not yet settled by the pipeline
         self.last_delivery = time.monotonic()
+        self.lost_at = time.monotonic()  # when the connection last ended (or the consumer started)
         self._dead_letter: AbstractExchange | None = None
 
     # ------------------------------------------------------------------------------------------- connection
@@ -98,6 +99,8 @@ class QueueConsumer:
             log.info("projection %s consumes %s (or stands by for it)", self.projection, self.queue)
             await self._watch(connection, stop)
         finally:
+            if self.connected:
+                self.lost_at = time.monotonic()
             self.connected = False
             self._dead_letter = None
             with contextlib.suppress(Exception):

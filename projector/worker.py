@@ -51,7 +51,6 @@ class ProjectionWorker:
         self.pipeline = Pipeline(settings, spec, self.store, self.consumer, self.positions)
         self.idle_since = time.monotonic()
         self.lag_s = 0.0  # the last lag measured while connected
-        self.disconnected_at: float | None = None
 
     @property
     def ready(self) -> bool:
@@ -104,11 +103,9 @@ class ProjectionWorker:
         now = time.monotonic()
         waiting = self.consumer.waiting if self.consumer.connected else None
         if waiting is None:
-            self.disconnected_at = self.disconnected_at or now
             LAG_EVENTS.labels(self.name).set(float("nan"))
-            LAG_SECONDS.labels(self.name).set(self.lag_s + now - self.disconnected_at)
+            LAG_SECONDS.labels(self.name).set(self.lag_s + now - self.consumer.lost_at)
             return
-        self.disconnected_at = None
         behind = waiting + self.consumer.inbox.qsize() + self.consumer.in_hand
         LAG_EVENTS.labels(self.name).set(behind)
         PARKED.labels(self.name).set(self.consumer.parked or 0)
