@@ -39,3 +39,5 @@ class RelaySettings(PostgresSettings, RabbitSettings):
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     # Poll this often even without a NOTIFY (a lost notification must not stall the relay).
     relay_poll_interval_s: float = Field(default=0.5, gt=0)
+    # Woken by a commit, wait this long before reading, so that commits close together go out as one batch.
+    relay_linger_ms: int = Field(default=20, ge=0, le=1000)
