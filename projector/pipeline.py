@@ -123,7 +123,7 @@ class Pipeline:
         for delivery in batch:
             message = Message(delivery)
             try:
-                message.decoded = decode(delivery.message.type, delivery.message.body, self.spec.stream_types)
+                message.decoded = decode(delivery.message.type, delivery.message.body, self.spec.topics)
             except MalformedMessage as exc:
                 message.error = f"malformed message: {exc}"
             else:

@@ -82,7 +82,7 @@ class Replay:
 
 async def replay(conn: asyncpg.Connection, store: DocumentStore, spec: ProjectionSpec, progress: Replay) -> None:
     """Apply the store's events after progress.checkpoint, up to the head, to the store's index."""
-    async for batch in store_batches(conn, spec.stream_types, progress.checkpoint):
+    async for batch in store_batches(conn, spec.topics, progress.checkpoint):
         progress.poison += batch.unreadable
         events = batch.events
         if events:

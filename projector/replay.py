@@ -18,14 +18,14 @@ READ_BATCH = 1000
 
 @dataclass
 class StoreBatch:
-    events: list[Envelope]  # of the stream types asked for, in read order
-    unreadable: list[str]  # events of those stream types that could not be read: why
+    events: list[Envelope]  # of the topics asked for, in read order
+    unreadable: list[str]  # events of those topics that could not be read: why
     checkpoint: ReadPosition  # read position of the last event read so far
     watermark: int  # every transaction with id <= watermark has been read
 
 
 async def store_batches(
-    conn: asyncpg.Connection, stream_types: frozenset[str], after: ReadPosition = START, limit: int = READ_BATCH
+    conn: asyncpg.Connection, topics: frozenset[str], after: ReadPosition = START, limit: int = READ_BATCH
 ) -> AsyncIterator[StoreBatch]:
     """The store's committed transactions after `after`, batch by batch, up to the head."""
     while True:
@@ -33,7 +33,7 @@ async def store_batches(
         events: list[Envelope] = []
         unreadable: list[str] = []
         for transaction in batch.transactions:
-            decoded = decode(TRANSACTION, transaction_body(transaction), stream_types)
+            decoded = decode(TRANSACTION, transaction_body(transaction), topics)
             events += decoded.events
             unreadable += [f"{raw.get('event_id')}: {error}" for raw, error in decoded.unreadable]
         after = batch.checkpoint or after

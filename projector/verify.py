@@ -33,6 +33,7 @@ from projector.settings import ProjectorSettings
 from shared.elastic import elasticsearch_client
 from shared.event_log import connect
 from shared.events.envelope import Envelope
+from shared.messaging import wanted
 from shared.read_models import alias_name
 
 IGNORED_FIELDS = frozenset({"position", "updated_at"})
@@ -54,7 +55,8 @@ class Fold:
 
     async def add(self, events: list[Envelope]) -> None:
         """Fold the events of transactions up to the position, as the live projector applies them."""
-        events = [e for e in events if e.transaction_id <= self.up_to and e.stream_type in self.spec.stream_types]
+        topics = self.spec.topics
+        events = [e for e in events if e.transaction_id <= self.up_to and wanted(topics, e.stream_type, e.event_type)]
         if not events:
             return
         store = DocumentStore(self.memory, self.memory.name, self.spec.single_stream, capacity=0)
@@ -73,9 +75,9 @@ async def fold_store(database_url: str, folds: list[Fold], batch_size: int = 500
     """Read the store once, in read order, and fold each event of a transaction <= fold.up_to into each fold."""
     conn = await connect(database_url)
     horizon = max((f.up_to for f in folds), default=0)
-    stream_types = frozenset().union(*(f.spec.stream_types for f in folds))
+    topics = frozenset().union(*(f.spec.topics for f in folds))
     try:
-        async for batch in store_batches(conn, stream_types, limit=batch_size):
+        async for batch in store_batches(conn, topics, limit=batch_size):
             for fold in folds:
                 await fold.add(batch.events)
                 fold.unapplied += [f"unreadable event {why}" for why in batch.unreadable]

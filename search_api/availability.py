@@ -1,10 +1,11 @@
-"""What a shopper sees of stock: the quantities come from the products read model's stock documents.
+"""What a shopper sees of stock: stock as search uses it comes from the product document, quantities from the
+inventory read model.
 
-A product document carries stock only as search filters and ranks by it (`in_stock`, `stocked_in`), so that a
-reservation does not rewrite it (projector/projections/products.py). The exact levels live beside it, in the SKU's
-stock document (`<sku>@stock`, never searched), which every reservation rewrites: small, unanalysed. They are read
-by id from the same refreshed view searches see (`realtime=False`), so an answer is exactly as fresh as the
-products projection's visible position that it reports, and read-your-writes waits for that projection alone.
+A product document carries stock only as search filters and ranks by it (`in_stock`, `stocked_in`), changed only
+when a warehouse runs out or is restocked (projector/projections/products.py). The quantities change with every
+reservation; they are read from the inventory rows (one small document per SKU and warehouse), by id, from the same
+refreshed view searches see (`realtime=False`): an answer is as fresh as the visible positions it reports, and
+product reads therefore wait for both the products and the inventory projection (`PRODUCT_READS`).
 """
 
 from __future__ import annotations
@@ -13,43 +14,36 @@ from typing import Any
 
 from elasticsearch import AsyncElasticsearch
 
-from shared.read_models import Projection, alias_name, product_stock_id
+from search_api.queries.inventory import build_lookup
+from shared.read_models import Projection, alias_name, stock_row_id
 
-PRODUCT_READS = (Projection.PRODUCTS,)
-
-
-def available_by_warehouse(levels: dict[str, list[int]]) -> dict[str, int]:
-    """Warehouse -> units a shopper can order there (never below 0), from [on hand, reserved] levels."""
-    return {w: max(0, on_hand - reserved) for w, (on_hand, reserved) in sorted(levels.items())}
+PRODUCT_READS = (Projection.PRODUCTS, Projection.INVENTORY)
 
 
-async def stock_levels(es: AsyncElasticsearch, prefix: str, skus: list[str]) -> dict[str, dict[str, list[int]]]:
-    """SKU -> its stock levels per warehouse (none known: empty), in one `mget`."""
-    if not skus:
-        return {}
+async def available_in_stocked_warehouses(
+    es: AsyncElasticsearch, prefix: str, stocked_in: dict[str, list[str]]
+) -> dict[str, int]:
+    """SKU -> units available in all its warehouses, for search hits: only the warehouses a product is in stock in
+    can have any, so only their rows are read, in one `mget`."""
+    totals = dict.fromkeys(stocked_in, 0)
+    ids = [stock_row_id(sku, w) for sku, warehouses in stocked_in.items() for w in warehouses]
+    if not ids:
+        return totals
     response = await es.mget(
-        index=alias_name(prefix, Projection.PRODUCTS),
-        ids=[product_stock_id(sku) for sku in skus],
-        realtime=False,
-        source_includes=["sku", "stock"],
+        index=alias_name(prefix, Projection.INVENTORY), ids=ids, realtime=False, source_includes=["sku", "available"]
     )
-    levels: dict[str, dict[str, list[int]]] = {sku: {} for sku in skus}
     for doc in response["docs"]:
         source: dict[str, Any] = doc.get("_source") or {}
-        if doc.get("found") and source.get("sku") in levels:
-            levels[source["sku"]] = source.get("stock") or {}
-    return levels
+        if doc.get("found") and source.get("sku") in totals:
+            totals[source["sku"]] += max(0, int(source.get("available", 0)))
+    return totals
 
 
-async def product_and_stock(
-    es: AsyncElasticsearch, prefix: str, sku: str
-) -> tuple[dict[str, Any] | None, dict[str, list[int]]]:
-    """A product document (None if there is none) and its stock levels, in one `mget`."""
-    response = await es.mget(
-        index=alias_name(prefix, Projection.PRODUCTS), ids=[sku, product_stock_id(sku)], realtime=False
-    )
-    product, stock = response["docs"]
-    return (
-        product["_source"] if product.get("found") else None,
-        (stock.get("_source") or {}).get("stock") or {} if stock.get("found") else {},
-    )
+async def warehouses_of(es: AsyncElasticsearch, prefix: str, sku: str) -> list[dict[str, Any]]:
+    """Every warehouse that holds a row of the SKU, with what is available there (never below 0 for a shopper)."""
+    response = await es.search(index=alias_name(prefix, Projection.INVENTORY), body=build_lookup(sku))
+    rows = [hit["_source"] for hit in response["hits"]["hits"] if hit["_source"].get("kind") == "stock"]
+    return [
+        {"warehouse": row["warehouse"], "available": max(0, int(row.get("available", 0)))}
+        for row in sorted(rows, key=lambda r: str(r["warehouse"]))
+    ]

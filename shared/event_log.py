@@ -81,6 +81,7 @@ class CommittedTransaction:
     transaction_id: int
     last: ReadPosition  # read position of its last event here
     stream_types: tuple[str, ...]  # sorted, distinct
+    event_types: tuple[str, ...]  # sorted, distinct
     events: int
     envelopes: bytes  # a JSON array of the events' envelopes, in read order
     complete: bool  # False: the transaction continues in the next read
@@ -126,7 +127,7 @@ READ_TRANSACTIONS = """
 WITH snapshot AS (
     SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin
 ), batch AS (
-    SELECT transaction_id::text::bigint AS transaction_id, global_position, stream_type,
+    SELECT transaction_id::text::bigint AS transaction_id, global_position, stream_type, event_type,
            json_build_object(
                'event_id', event_id, 'stream_id', stream_id, 'stream_type', stream_type, 'version', version,
                'global_position', global_position, 'transaction_id', transaction_id::text::bigint,
@@ -143,6 +144,7 @@ WITH snapshot AS (
            max(global_position) AS last_position,
            count(*) AS events,
            array_agg(DISTINCT stream_type ORDER BY stream_type) AS stream_types,
+           array_agg(DISTINCT event_type ORDER BY event_type) AS event_types,
            '[' || string_agg(envelope, ',' ORDER BY global_position) || ']' AS envelopes
     FROM batch
     GROUP BY transaction_id
@@ -227,6 +229,7 @@ async def read_transactions(conn: Conn, after: ReadPosition, limit: int) -> Tran
             transaction_id=r["transaction_id"],
             last=ReadPosition(r["transaction_id"], r["last_position"]),
             stream_types=tuple(r["stream_types"]),
+            event_types=tuple(r["event_types"]),
             events=r["events"],
             envelopes=r["envelopes"].encode(),
             complete=True,

@@ -2,9 +2,12 @@
 so that no message is published before the read side's queues exist) and the projector (which consumes it).
 
 Routing (the message shapes are in shared/events/messages.py):
-- A committed transaction is one message, routed by the stream types it holds: `tx.<type>.<type>...` (sorted, e.g.
-  `tx.inventory.order`). A projection's queue binds `tx.#.<type>.#` for each stream type it folds, so the message
-  reaches every projection that needs any of its events, once per queue.
+- A committed transaction is one message, routed by its *topics*: the stream types and the event types it holds,
+  `tx.<stream types, sorted>.<event types, sorted>` (e.g. `tx.inventory.order.OrderPlaced.StockReserved`). A
+  projection subscribes to topics (PROJECTION_TOPICS: whole stream types, lower case, or single event types,
+  CamelCase) and its queue binds `tx.#.<topic>.#` for each, so a message reaches every projection that needs any
+  of its events, once per queue, and no other: the products projection takes the product streams and an
+  inventory's StockAvailabilityChanged, not the reservations of every order.
 - A position marker for one projection is routed `marker.<projection>`: the relay sends one only to a projection
   that received none of the latest transactions (DESIGN.md: a projection must learn it is past a write it never saw).
 - Bindings of the previous message contract (`<stream_type>.*` per event, `position.marker`) are kept, so that a
@@ -26,33 +29,45 @@ log = logging.getLogger(__name__)
 EXCHANGE = "events"
 DEAD_LETTER_EXCHANGE = "events.dead-letter"
 
-# Projection -> the stream types whose events it folds.
-PROJECTION_STREAM_TYPES: dict[str, tuple[str, ...]] = {
-    "products": ("product", "inventory"),
-    "inventory": ("product", "inventory"),
-    "orders": ("order",),
+# Projection -> its topics: the stream types (lower case) whose every event it folds, and single event types
+# (CamelCase) it folds of other streams.
+PROJECTION_TOPICS: dict[str, frozenset[str]] = {
+    "products": frozenset({"product", "StockAvailabilityChanged"}),
+    "inventory": frozenset({"product", "inventory"}),
+    "orders": frozenset({"order"}),
+}
+# Routing keys of the previous contract (one event per message), still bound: see the module's docstring.
+LEGACY_BINDINGS: dict[str, tuple[str, ...]] = {
+    "products": ("product.*", "inventory.*"),
+    "inventory": ("product.*", "inventory.*"),
+    "orders": ("order.*",),
 }
 LEGACY_MARKER_KEY = "position.marker"
 
 
-def transaction_routing_key(stream_types: Iterable[str]) -> str:
-    return ".".join(("tx", *sorted(set(stream_types))))
+def wanted(topics: frozenset[str], stream_type: str, event_type: str) -> bool:
+    """Whether a projection with these topics folds an event of this stream type and event type."""
+    return stream_type in topics or event_type in topics
+
+
+def transaction_routing_key(stream_types: Iterable[str], event_types: Iterable[str]) -> str:
+    return ".".join(("tx", *sorted(set(stream_types)), *sorted(set(event_types))))
 
 
 def marker_routing_key(projection: str) -> str:
     return f"marker.{projection}"
 
 
-def projections_of(stream_types: Iterable[str]) -> list[str]:
-    """The projections a transaction with events of these stream types reaches."""
-    types = set(stream_types)
-    return [p for p, folded in PROJECTION_STREAM_TYPES.items() if types.intersection(folded)]
+def projections_of(stream_types: Iterable[str], event_types: Iterable[str]) -> list[str]:
+    """The projections a transaction with events of these stream and event types reaches."""
+    topics = {*stream_types, *event_types}
+    return [p for p, subscribed in PROJECTION_TOPICS.items() if topics.intersection(subscribed)]
 
 
 def bindings(projection: str) -> list[str]:
-    types = PROJECTION_STREAM_TYPES[projection]
-    legacy = [f"{t}.*" for t in types] + [LEGACY_MARKER_KEY]
-    return [*(f"tx.#.{t}.#" for t in types), marker_routing_key(projection), *legacy]
+    topics = sorted(PROJECTION_TOPICS[projection])
+    legacy = [*LEGACY_BINDINGS[projection], LEGACY_MARKER_KEY]
+    return [*(f"tx.#.{t}.#" for t in topics), marker_routing_key(projection), *legacy]
 
 
 def prefixed(prefix: str, name: str) -> str:
@@ -102,7 +117,7 @@ async def declare_topology(channel: AbstractChannel, prefix: str) -> Topology:
         prefixed(prefix, DEAD_LETTER_EXCHANGE), aio_pika.ExchangeType.DIRECT, durable=True
     )
     topology = Topology(events, dead_letter, {}, {}, set())
-    for projection in PROJECTION_STREAM_TYPES:
+    for projection in PROJECTION_TOPICS:
         name = queue_name(prefix, projection)
         parked = await channel.declare_queue(parked_queue_name(prefix, projection), durable=True)
         await parked.bind(dead_letter, routing_key=name)

@@ -35,8 +35,3 @@ def positions_index(prefix: str) -> str:
 def stock_row_id(sku: str, warehouse: str) -> str:
     """The inventory read model's document of one SKU in one warehouse."""
     return f"{sku}@{warehouse}"
-
-
-def product_stock_id(sku: str) -> str:
-    """The products read model's document of one SKU's stock levels, beside its product document."""
-    return f"{sku}@stock"

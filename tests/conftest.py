@@ -19,7 +19,7 @@ import pytest_asyncio
 from shared.messaging import (
     DEAD_LETTER_EXCHANGE,
     EXCHANGE,
-    PROJECTION_STREAM_TYPES,
+    PROJECTION_TOPICS,
     parked_queue_name,
     prefixed,
     queue_name,
@@ -112,7 +112,7 @@ async def delete_broker_objects(rabbitmq_url: str, prefix: str) -> None:
     """Delete the exchanges and queues (with their parking queues) of a RabbitMQ name prefix, whichever exist."""
     connection = await aio_pika.connect(rabbitmq_url)
     try:
-        names = [n for p in PROJECTION_STREAM_TYPES for n in (queue_name(prefix, p), parked_queue_name(prefix, p))]
+        names = [n for p in PROJECTION_TOPICS for n in (queue_name(prefix, p), parked_queue_name(prefix, p))]
         for name in names:
             channel = await connection.channel()  # a failed operation closes its channel
             with contextlib.suppress(aio_pika.exceptions.AMQPError):

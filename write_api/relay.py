@@ -34,7 +34,7 @@ from shared.event_log import START, CommittedTransaction, ReadPosition, Transact
 from shared.events.messages import MARKER, TRANSACTION, marker_body, transaction_body, transaction_message_id
 from shared.logging import configure_logging
 from shared.messaging import (
-    PROJECTION_STREAM_TYPES,
+    PROJECTION_TOPICS,
     declare_topology,
     marker_routing_key,
     projections_of,
@@ -208,7 +208,7 @@ class Relay:
         started = time.perf_counter()
         await asyncio.gather(
             *(
-                exchange.publish(transaction_message(t), transaction_routing_key(t.stream_types))
+                exchange.publish(transaction_message(t), transaction_routing_key(t.stream_types, t.event_types))
                 for t in batch.transactions
             )
         )
@@ -224,7 +224,7 @@ class Relay:
             else:
                 self.unfinished = None
                 self.published = max(self.published, transaction.transaction_id)
-                for projection in projections_of(transaction.stream_types):
+                for projection in projections_of(transaction.stream_types, transaction.event_types):
                     self.told[projection] = max(self.told.get(projection, -1), transaction.transaction_id)
         events = sum(t.events for t in batch.transactions)
         PUBLISHED.inc(events)
@@ -244,7 +244,7 @@ class Relay:
     async def _send_markers(self, exchange: aio_pika.abc.AbstractExchange, watermark: int) -> None:
         """A marker to each projection that has not been told the latest published transaction: it received none
         of the transactions up to it (they held no events it folds)."""
-        behind = [p for p in PROJECTION_STREAM_TYPES if self.told.get(p, -1) < self.published]
+        behind = [p for p in PROJECTION_TOPICS if self.told.get(p, -1) < self.published]
         if behind and watermark >= self.published:
             await asyncio.gather(*(exchange.publish(marker_message(watermark), marker_routing_key(p)) for p in behind))
             MESSAGES.inc(len(behind))

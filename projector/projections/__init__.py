@@ -39,7 +39,8 @@ class Folded:
 @dataclass(frozen=True)
 class ProjectionSpec:
     projection: Projection
-    stream_types: frozenset[str]  # the events it folds (shared/messaging.py routes them to its queue)
+    # The events it folds: stream types and event types (shared/messaging.py PROJECTION_TOPICS routes them here).
+    topics: frozenset[str]
     # The unit an event belongs to (None: the projection ignores it).
     unit_of: Callable[[Envelope], str | None]
     # The documents to load for a unit's events before folding.
@@ -57,11 +58,15 @@ class Sequences:
         self.versions: dict[str, int] = dict((doc or {}).get("stream_versions", {}))
         self.changed = False
 
-    def admit(self, key: str, version: int, blocked: set[str], *, partial: bool = False) -> str:
-        """'apply', 'duplicate' or 'early' (blocked sequences stay blocked: their later events are early too)."""
+    def admit(self, key: str, version: int, blocked: set[str], *, partial: bool = False, states: bool = False) -> str:
+        """'apply', 'duplicate' or 'early' (blocked sequences stay blocked: their later events are early too).
+        `partial`: the document sees only some events of the sequence, so a jump is no gap. `states`: each event
+        says the whole state, so the newest wins: a jump is no gap, and a poison before it blocks nothing."""
         applied = self.versions.get(key, 0)
         if version <= applied:
             return "duplicate"
+        if states:
+            return "apply"
         if key in blocked or (version > applied + 1 and not partial):
             blocked.add(key)
             return "early"

@@ -13,10 +13,20 @@ from __future__ import annotations
 from typing import Any
 
 from projector.projections import Document, Documents, Folded, ProjectionSpec, Sequences, fold_unit
-from projector.projections.stock import stock_delta
 from shared.events.envelope import Envelope
-from shared.events.payloads import EventPayload, LowStockThresholdSet, ProductDetailsChanged, ProductRegistered
+from shared.events.payloads import (
+    EventPayload,
+    LowStockThresholdSet,
+    ProductDetailsChanged,
+    ProductRegistered,
+    StockAdjusted,
+    StockReceived,
+    StockReservationReleased,
+    StockReserved,
+    StockShipped,
+)
 from shared.events.registry import EVENT_TYPES, decode
+from shared.messaging import PROJECTION_TOPICS
 from shared.read_models import Projection
 from shared.read_models import stock_row_id as row_id
 
@@ -39,6 +49,22 @@ def sequence(event: Envelope) -> tuple[str, int, bool]:
     if isinstance(number, int) and not isinstance(number, bool):
         return f"{event.stream_id}@{event.data['warehouse']}", number, False
     return event.stream_id, event.version, True
+
+
+def stock_delta(payload: EventPayload) -> tuple[int, int] | None:
+    """(on-hand delta, reserved delta) of an event that moves stock; None for any other event."""
+    match payload:
+        case StockReceived():
+            return payload.quantity, 0
+        case StockAdjusted():
+            return payload.delta, 0
+        case StockReserved():
+            return 0, payload.quantity
+        case StockReservationReleased():
+            return 0, -payload.quantity
+        case StockShipped():
+            return -payload.quantity, -payload.quantity
+    return None
 
 
 def _row_fields(on_hand: int, reserved: int, threshold: int) -> dict[str, Any]:
@@ -154,7 +180,7 @@ def fold(sku: str, docs: Documents, events: list[tuple[int, Envelope]]) -> Folde
 
 SPEC = ProjectionSpec(
     projection=Projection.INVENTORY,
-    stream_types=frozenset({"product", "inventory"}),
+    topics=PROJECTION_TOPICS[Projection.INVENTORY.value],
     unit_of=unit_of,
     documents=documents,
     fold=fold,

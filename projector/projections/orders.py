@@ -9,6 +9,7 @@ from projector.projections import Document, Documents, Folded, ProjectionSpec, S
 from shared.events.envelope import Envelope
 from shared.events.payloads import OrderCancelled, OrderLine, OrderLineAdded, OrderPlaced, OrderShipped
 from shared.events.registry import EVENT_TYPES, decode
+from shared.messaging import PROJECTION_TOPICS
 from shared.read_models import Projection
 
 
@@ -106,7 +107,7 @@ def fold(order_id: str, docs: Documents, events: list[tuple[int, Envelope]]) -> 
 
 SPEC = ProjectionSpec(
     projection=Projection.ORDERS,
-    stream_types=frozenset({"order"}),
+    topics=PROJECTION_TOPICS[Projection.ORDERS.value],
     unit_of=unit_of,
     documents=documents,
     fold=fold,

@@ -1,11 +1,11 @@
-"""The `products` read model: one document per SKU for shopper search, and beside it the SKU's stock levels.
+"""The `products` read model: one document per SKU for shopper search.
 
-A unit is a SKU: its product stream feeds the product document (catalogue fields, price, status), its inventory
-stream the stock document `<sku>@stock` (per warehouse on hand and reserved; never searched: it has no `status`).
-The product document carries stock only as search uses it (`in_stock`, `stocked_in`: see stock.search_flags), so a
-reservation rewrites the small stock document and leaves the product document -- with its analysed name,
-description, typo field and suggestions -- alone unless a warehouse runs out or is restocked. The quantities a
-shopper sees are read from the stock document when the search API answers (search_api/availability.py).
+A unit is a SKU: its product stream feeds the catalogue fields, price and status, and its inventory stream's
+StockAvailabilityChanged events -- a warehouse out of stock, or in stock again -- feed stock as search uses it
+(`in_stock`, `stocked_in`). Every other inventory event (a reservation, a receipt that leaves a warehouse in stock)
+never reaches this projection (shared/messaging.py routes by event type), so the document, with its analysed name,
+description, typo field and suggestions, is written only when something search filters, ranks or shows changes.
+The quantities a shopper sees come from the inventory read model (search_api/availability.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import re
 from typing import Any
 
 from projector.projections import Document, Documents, Folded, ProjectionSpec, Sequences, fold_unit, with_versions
-from projector.projections.stock import Levels, moved, search_flags, stock_delta
 from shared.events.envelope import Envelope
 from shared.events.payloads import (
     Money,
@@ -23,10 +22,11 @@ from shared.events.payloads import (
     ProductDiscontinued,
     ProductPriceChanged,
     ProductRegistered,
+    StockAvailabilityChanged,
 )
 from shared.events.registry import EVENT_TYPES, decode
+from shared.messaging import PROJECTION_TOPICS
 from shared.read_models import Projection
-from shared.read_models import product_stock_id as stock_id
 
 _TAG = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
@@ -139,7 +139,7 @@ def apply(doc: Document | None, event: Envelope) -> Document | None:
     recorded = event.recorded_at.isoformat()
     match payload:
         case ProductRegistered():
-            base = doc or search_flags({})
+            base = doc or {"in_stock": False, "stocked_in": []}
             return {
                 **base,
                 "sku": payload.sku,
@@ -168,64 +168,58 @@ def apply(doc: Document | None, event: Envelope) -> Document | None:
 
 
 def unit_of(event: Envelope) -> str | None:
-    if event.stream_type in ("product", "inventory"):
+    if event.stream_type == "product" or event.event_type == "StockAvailabilityChanged":
         return str(event.data.get("sku") or event.stream_id.split("-", 1)[1])
     return None
 
 
 def documents(sku: str, _events: list[Envelope]) -> list[str]:
-    return [sku, stock_id(sku)]
+    return [sku]
+
+
+def availability_sequence(event: Envelope) -> str:
+    """A warehouse's availability changes, numbered in its events (warehouse_version): each says the warehouse's
+    whole state, so the latest applied wins and the ones between never matter (a jump is no gap)."""
+    return f"{event.stream_id}@{event.data.get('warehouse')}"
 
 
 class ProductUnit:
-    """A SKU's product document and stock document while its events are folded (projections.UnitFold)."""
+    """A SKU's product document while its events are folded (projections.UnitFold)."""
 
     def __init__(self, sku: str, docs: Documents) -> None:
         self.sku = sku
         self.product = docs.get(sku)
-        self.product_versions = Sequences(self.product)
-        stock = docs.get(stock_id(sku)) or {}
-        self.levels: Levels = {w: list(v) for w, v in stock.get("stock", {}).items()}
-        self.stock_versions = Sequences(stock)
-        self.stock_position = int(stock.get("position", 0))
-        self.product_changed = False
+        self.versions = Sequences(self.product)
 
     def admit(self, event: Envelope, blocked: set[str]) -> tuple[str, str, int]:
-        versions = self.stock_versions if event.stream_type == "inventory" else self.product_versions
-        return versions.admit(event.stream_id, event.version, blocked), event.stream_id, event.version
+        if event.stream_type == "product":
+            return self.versions.admit(event.stream_id, event.version, blocked), event.stream_id, event.version
+        key, number = availability_sequence(event), int(event.data.get("warehouse_version") or event.version)
+        return self.versions.admit(key, number, blocked, states=True), key, number
 
     def apply(self, event: Envelope) -> None:
-        if event.stream_type == "inventory":
-            if event.event_type in EVENT_TYPES:
-                delta = stock_delta(decode(event.event_type, event.schema_version, event.data))
-                if delta is not None:
-                    self.levels = moved(self.levels, str(event.data["warehouse"]), delta)
-            self.stock_versions.applied(event.stream_id, event.version)
-            self.stock_position = max(self.stock_position, event.transaction_id)
-            return
-        new = apply(self.product, event)
-        self.product_versions.applied(event.stream_id, event.version)
+        if event.stream_type == "product":
+            new = apply(self.product, event)
+            self.versions.applied(event.stream_id, event.version)
+        else:
+            change = decode(event.event_type, event.schema_version, event.data)
+            if not isinstance(change, StockAvailabilityChanged):
+                raise TypeError(f"the products projection does not fold {event.event_type} of {event.stream_id}")
+            new = with_availability(self.product or {"sku": self.sku, "status": "pending"}, change)
+            self.versions.applied(availability_sequence(event), int(event.data.get("warehouse_version") or 0))
         if new is not None:
-            self.product = with_versions(new, self.product_versions, event)
-            self.product_changed = True
+            self.product = with_versions(new, self.versions, event)
 
     def finish(self, folded: Folded) -> None:
-        if self.stock_versions.changed:
-            folded.changed[stock_id(self.sku)] = {
-                "sku": self.sku,
-                "stock": self.levels,
-                "stream_versions": self.stock_versions.versions,
-                "position": self.stock_position,
-            }
-        if self.product is None:
-            return
-        flags = search_flags(self.levels)
-        if any(self.product.get(k) != v for k, v in flags.items()):
-            position = max(self.stock_position, int(self.product.get("position", 0)))
-            self.product = {**self.product, **flags, "position": position}
-            self.product_changed = True
-        if self.product_changed:
+        if self.versions.changed and self.product is not None:
             folded.changed[self.sku] = self.product
+
+
+def with_availability(doc: Document, change: StockAvailabilityChanged) -> Document:
+    stocked_in = {*doc.get("stocked_in", [])} - {change.warehouse}
+    if change.in_stock:
+        stocked_in.add(change.warehouse)
+    return {**doc, "in_stock": bool(stocked_in), "stocked_in": sorted(stocked_in)}
 
 
 def fold(sku: str, docs: Documents, events: list[tuple[int, Envelope]]) -> Folded:
@@ -234,7 +228,7 @@ def fold(sku: str, docs: Documents, events: list[tuple[int, Envelope]]) -> Folde
 
 SPEC = ProjectionSpec(
     projection=Projection.PRODUCTS,
-    stream_types=frozenset({"product", "inventory"}),
+    topics=PROJECTION_TOPICS[Projection.PRODUCTS.value],
     unit_of=unit_of,
     documents=documents,
     fold=fold,

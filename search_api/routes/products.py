@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from search_api.availability import PRODUCT_READS, available_by_warehouse, product_and_stock, stock_levels
+from search_api.availability import PRODUCT_READS, available_in_stocked_warehouses, warehouses_of
 from search_api.consistency import read_consistency
 from search_api.cursor import decode as decode_cursor
 from search_api.dependencies import Es, MinPosition, Settings, WaitMs
@@ -102,9 +103,8 @@ async def search_products(
         page_cursor,
     )
     hits = response["hits"]["hits"]
-    stocked = [hit["_source"]["sku"] for hit in hits if hit["_source"].get("in_stock")]
-    levels = await stock_levels(es, settings.elasticsearch_prefix, stocked)
-    counts = {sku: sum(available_by_warehouse(stock).values()) for sku, stock in levels.items()}
+    stocked_in = {hit["_source"]["sku"]: hit["_source"].get("stocked_in", []) for hit in hits}
+    counts = await available_in_stocked_warehouses(es, settings.elasticsearch_prefix, stocked_in)
     body = {
         "total": response["hits"]["total"]["value"],
         "items": [_item(hit, counts) for hit in hits],
@@ -141,11 +141,13 @@ async def get_product(
     wait_ms: WaitMs = None,
 ) -> JSONResponse:
     consistency = await read_consistency(es, settings, PRODUCT_READS, min_position, wait_ms)
-    source, levels = await product_and_stock(es, settings.elasticsearch_prefix, sku)
+    index = alias_name(settings.elasticsearch_prefix, Projection.PRODUCTS)
+    found, warehouses = await asyncio.gather(
+        es.mget(index=index, ids=[sku], realtime=False), warehouses_of(es, settings.elasticsearch_prefix, sku)
+    )
+    source = found["docs"][0].get("_source") if found["docs"][0].get("found") else None
     if source is None or source.get("status") not in ("active", "discontinued"):
         raise ApiError(404, "not_found", f"product {sku} does not exist", {"sku": sku})
-    by_warehouse = available_by_warehouse(levels)
-    warehouses = [{"warehouse": w, "available": n} for w, n in by_warehouse.items()]
     body = {
         "sku": source["sku"],
         "name": source["name"],
@@ -157,7 +159,7 @@ async def get_product(
         "attributes": source.get("catalogue", {}).get("attributes", {}),
         "status": source.get("status"),
         "in_stock": source.get("in_stock", False),
-        "available": sum(by_warehouse.values()),
+        "available": sum(w["available"] for w in warehouses),
         "warehouses": warehouses,
         "version": source.get("stream_versions", {}).get(f"product-{sku}"),
     }

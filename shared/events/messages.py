@@ -10,7 +10,7 @@ Three shapes, told apart by the AMQP `type` property:
   messages already on a queue during an upgrade are applied).
 
 The envelope's fields are shared/events/envelope.py's. A message's events are parsed into envelopes only for the
-stream types a projection folds: the rest of a transaction is skipped unread.
+topics a projection folds (shared/messaging.py): the rest of a transaction is skipped unread.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from shared.event_log import CommittedTransaction
 from shared.events.envelope import Envelope
+from shared.messaging import wanted
 
 TRANSACTION = "Transaction"
 MARKER = "PositionMarker"
@@ -73,12 +74,12 @@ def _load(body: bytes) -> Any:
         raise MalformedMessage(f"not JSON: {exc}") from exc
 
 
-def _envelopes(raw_events: list[Any], stream_types: frozenset[str], decoded: Decoded) -> None:
+def _envelopes(raw_events: list[Any], topics: frozenset[str], decoded: Decoded) -> None:
     for raw in raw_events:
         if not isinstance(raw, dict):
             decoded.unreadable.append(({"event": raw}, "an event is not a JSON object"))
             continue
-        if raw.get("stream_type") not in stream_types:
+        if not wanted(topics, str(raw.get("stream_type")), str(raw.get("event_type"))):
             continue
         try:
             decoded.events.append(Envelope.model_validate(raw))
@@ -86,8 +87,9 @@ def _envelopes(raw_events: list[Any], stream_types: frozenset[str], decoded: Dec
             decoded.unreadable.append((raw, f"malformed event envelope: {exc}"))
 
 
-def decode(message_type: str | None, body: bytes, stream_types: frozenset[str]) -> Decoded:
-    """The events (of `stream_types`) and position a message carries; MalformedMessage if its body is unreadable."""
+def decode(message_type: str | None, body: bytes, topics: frozenset[str]) -> Decoded:
+    """The events a projection with these topics (shared/messaging.py) folds and the position a message carries;
+    MalformedMessage if its body is unreadable."""
     data = _load(body)
     if not isinstance(data, dict):
         raise MalformedMessage("the body is not a JSON object")
@@ -101,10 +103,10 @@ def decode(message_type: str | None, body: bytes, stream_types: frozenset[str]) 
         events, position = data.get("events"), data.get("position")
         if not isinstance(events, list) or not (position is None or isinstance(position, int)):
             raise MalformedMessage("a transaction message without an events list or with a bad position")
-        _envelopes(events, stream_types, decoded)
+        _envelopes(events, topics, decoded)
         decoded.position = position
     else:  # the previous contract: one event per message
-        _envelopes([data], stream_types, decoded)
+        _envelopes([data], topics, decoded)
     return decoded
 
 

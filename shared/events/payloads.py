@@ -146,6 +146,16 @@ class StockShipped(OrderStockEvent):
     TYPE = "StockShipped"
 
 
+class StockAvailabilityChanged(InventoryEvent):
+    """A warehouse has run out of what it can sell (available 0 or less), or has some again: recorded by the
+    command that crossed the line, after that command's other events of the warehouse. Stock as shopper search
+    uses it -- in stock or not, per warehouse -- so that a read model of it need not follow every reservation."""
+
+    TYPE = "StockAvailabilityChanged"
+
+    in_stock: bool
+
+
 INVENTORY_EVENTS: tuple[type[EventPayload], ...] = (
     StockReceived,
     StockAdjusted,
@@ -153,6 +163,7 @@ INVENTORY_EVENTS: tuple[type[EventPayload], ...] = (
     StockReserved,
     StockReservationReleased,
     StockShipped,
+    StockAvailabilityChanged,
 )
 
 

@@ -624,7 +624,7 @@ class OwnPlatform:
         )
 
     async def remove(self) -> None:
-        from shared.messaging import DEAD_LETTER_EXCHANGE, EXCHANGE, PROJECTION_STREAM_TYPES, prefixed
+        from shared.messaging import DEAD_LETTER_EXCHANGE, EXCHANGE, PROJECTION_TOPICS, prefixed
         from shared.messaging import parked_queue_name as parked
         from shared.messaging import queue_name as queue
 
@@ -633,7 +633,7 @@ class OwnPlatform:
         with contextlib.suppress(Exception):
             connection = await aio_pika.connect(self.rabbitmq_url)
             try:
-                for p in PROJECTION_STREAM_TYPES:
+                for p in PROJECTION_TOPICS:
                     for name in (queue(self.rabbitmq_prefix, p), parked(self.rabbitmq_prefix, p)):
                         channel = await connection.channel()
                         with contextlib.suppress(aio_pika.exceptions.AMQPError):

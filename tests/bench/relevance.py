@@ -56,7 +56,6 @@ from elasticsearch.helpers import async_bulk  # noqa: E402
 from infra.demo.chorus import DEFAULT_DATA_DIR, InvalidRecord, chorus_to_product, iter_chorus  # noqa: E402
 from projector.elastic import create_index, new_index_name  # noqa: E402
 from projector.projections.products import apply  # noqa: E402
-from projector.projections.stock import search_flags  # noqa: E402
 from search_api.queries.products import ProductSearch, build_search  # noqa: E402
 from shared.events.envelope import Envelope  # noqa: E402
 from shared.events.payloads import ProductRegistered  # noqa: E402
@@ -151,7 +150,7 @@ def documents(seed: int) -> tuple[list[dict[str, Any]], int]:
         doc = apply(None, envelope(product, n))
         assert doc is not None
         if rng.random() < IN_STOCK_SHARE:
-            doc = {**doc, **search_flags({rng.choice(WAREHOUSES): [rng.randint(1, 200), 0]})}
+            doc = {**doc, "in_stock": True, "stocked_in": [rng.choice(WAREHOUSES)]}
         docs.append(doc)
     return docs, skipped
 

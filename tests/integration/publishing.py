@@ -14,7 +14,7 @@ from shared.event_log import START, connect, read_transactions
 from shared.events.messages import MARKER, TRANSACTION, marker_body
 from shared.messaging import (
     LEGACY_MARKER_KEY,
-    PROJECTION_STREAM_TYPES,
+    PROJECTION_TOPICS,
     declare_topology,
     marker_routing_key,
     queue_name,
@@ -34,6 +34,10 @@ class StoredTransaction:
     @property
     def stream_types(self) -> set[str]:
         return {e["stream_type"] for e in self.events}
+
+    @property
+    def event_types(self) -> set[str]:
+        return {e["event_type"] for e in self.events}
 
 
 async def store_transactions(database_url: str) -> list[StoredTransaction]:
@@ -94,14 +98,15 @@ class Publisher:
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             )
             if to_queue is None:
-                sends.append(self.exchange.publish(message, transaction_routing_key(transaction.stream_types)))
+                key = transaction_routing_key(transaction.stream_types, transaction.event_types)
+                sends.append(self.exchange.publish(message, key))
             else:
                 sends.append(self.channel.default_exchange.publish(message, queue_name(self.prefix, to_queue)))
         await asyncio.gather(*sends)
 
     async def marker(self, position: int) -> None:
         """A marker to every projection, as the relay sends one to each that received none of the latest."""
-        for projection in PROJECTION_STREAM_TYPES:
+        for projection in PROJECTION_TOPICS:
             message = aio_pika.Message(
                 marker_body(position), type=MARKER, delivery_mode=aio_pika.DeliveryMode.PERSISTENT
             )

@@ -280,8 +280,9 @@ class PerStreamDisorder:
 
 @pytest_asyncio.fixture(scope="module")
 async def per_stream_disorder(new_stack: NewStack) -> PerStreamDisorder:
-    """Ten SKUs: receipt (v1 of inventory-<sku>), an order reserving at the same warehouse (v2), another receipt
-    (v3). Round A: each v2 StockReserved straight to the inventory queue, before anything else, and applied.
+    """Ten SKUs: receipt (v1 of inventory-<sku>, and v2: the warehouse is in stock), an order reserving at the same
+    warehouse (v3), another receipt (v4). Round A: each order's transaction (its v3 StockReserved) straight to the
+    inventory queue, before anything else.
     Round B: the whole store in read order through the exchange, then a marker."""
     stack = await new_stack("order")
     await stack.start("projector", "write_api")
@@ -300,12 +301,12 @@ async def per_stream_disorder(new_stack: NewStack) -> PerStreamDisorder:
             assert response.status_code == 200
     transactions = await store_transactions(stack.database_url)
     early = [t for t in transactions if any(e["event_type"] == "StockReserved" for e in t.events)]
-    assert [e["version"] for t in early for e in t.events if e["event_type"] == "StockReserved"] == [2] * 10
+    assert [e["version"] for t in early for e in t.events if e["event_type"] == "StockReserved"] == [3] * 10
     last = max(t.transaction_id for t in transactions)
     publisher = await Publisher.open(stack.namespace.rabbitmq_url, stack.rabbitmq_prefix)
     try:
         await publisher.transactions(early, to_queue="inventory", vouch=False)
-        # Each reservation is its warehouse's second event: the rows see the gap and hold it back (requeued),
+        # Each reservation is its warehouse's third event: the rows see the gap and hold it back (requeued),
         # instead of creating a row from it.
         await asyncio.sleep(1.5)
         rows = await es_documents(stack.es_url, f"{stack.elasticsearch_prefix}inventory")
@@ -391,6 +392,7 @@ async def rename_after_price_change(manual: Stack) -> RenameAfterPriceChange:
     assert [e["event_type"] for e in events] == [
         "ProductRegistered",
         "StockReceived",
+        "StockAvailabilityChanged",
         "ProductPriceChanged",
         "ProductDetailsChanged",
     ]

@@ -103,7 +103,8 @@ def assert_envelopes_match_the_table(tap: BrokerTap, stored: dict[uuid.UUID, Sto
         transactions = {int(e["transaction_id"]) for e in message.body["events"]}
         assert transactions == {message.body["transaction_id"]}, message.body
         assert message.message_id is not None and message.message_id.startswith(f"tx-{message.body['transaction_id']}")
-        assert message.routing_key == "tx." + ".".join(sorted({e["stream_type"] for e in message.body["events"]}))
+        topics = [sorted({e[k] for e in message.body["events"]}) for k in ("stream_type", "event_type")]
+        assert message.routing_key == ".".join(["tx", *topics[0], *topics[1]])
     for event in tap.events():
         row = stored[event.event_id]
         assert event.body["event_type"] == row.event_type

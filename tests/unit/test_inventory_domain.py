@@ -11,6 +11,7 @@ from shared.events.payloads import (
     EventPayload,
     LowStockThresholdSet,
     StockAdjusted,
+    StockAvailabilityChanged,
     StockReceived,
     StockReservationReleased,
     StockReserved,
@@ -45,8 +46,10 @@ def reserved(order_id: str, warehouse: str, quantity: int) -> StockReserved:
 
 # ------------------------------------------------------------------------------------------ receive
 def test_receive_on_a_new_stream() -> None:
+    """The first stock of a warehouse puts it in stock: said after the receipt, as its next event."""
     assert when([], ReceiveStock(SKU, "berlin", 5, "PO-1")) == [
-        StockReceived(sku=SKU, warehouse="berlin", quantity=5, reference="PO-1", warehouse_version=1)
+        StockReceived(sku=SKU, warehouse="berlin", quantity=5, reference="PO-1", warehouse_version=1),
+        StockAvailabilityChanged(sku=SKU, warehouse="berlin", in_stock=True, warehouse_version=2),
     ]
 
 
@@ -61,10 +64,10 @@ def test_receive_numbers_events_per_warehouse() -> None:
 # ------------------------------------------------------------------------------------------ adjust
 def test_adjust_down_to_what_is_reserved() -> None:
     history = [received("berlin", 10), reserved("O-1", "berlin", 4)]
-    [event] = when(history, AdjustStock(SKU, "berlin", -6, "damaged", "dropped"))
-    assert event == StockAdjusted(
-        sku=SKU, warehouse="berlin", delta=-6, reason="damaged", note="dropped", warehouse_version=3
-    )
+    assert when(history, AdjustStock(SKU, "berlin", -6, "damaged", "dropped")) == [
+        StockAdjusted(sku=SKU, warehouse="berlin", delta=-6, reason="damaged", note="dropped", warehouse_version=3),
+        StockAvailabilityChanged(sku=SKU, warehouse="berlin", in_stock=False, warehouse_version=4),
+    ]
 
 
 def test_adjust_below_what_is_reserved_is_refused() -> None:
@@ -81,8 +84,25 @@ def test_adjust_below_what_is_reserved_is_refused() -> None:
 
 
 def test_adjust_up_found_stock() -> None:
-    [event] = when([], AdjustStock(SKU, "berlin", 3, "found"))
-    assert given([event]) == Inventory(SKU, {"berlin": WarehouseStock(on_hand=3, events=1)})
+    events = when([], AdjustStock(SKU, "berlin", 3, "found"))
+    assert given(events) == Inventory(SKU, {"berlin": WarehouseStock(on_hand=3, events=2)})
+
+
+# ------------------------------------------------------------------------------------------ availability
+def test_availability_is_said_only_when_it_crosses_zero() -> None:
+    history = [received("berlin", 5), received("paris", 1)]
+    assert len(when(history, ReceiveStock(SKU, "berlin", 1))) == 1  # in stock before and after: nothing to say
+    assert when(history, AdjustStock(SKU, "paris", -1, "lost")) == [
+        StockAdjusted(sku=SKU, warehouse="paris", delta=-1, reason="lost", warehouse_version=2),
+        StockAvailabilityChanged(sku=SKU, warehouse="paris", in_stock=False, warehouse_version=3),
+    ]
+
+
+def test_an_availability_change_moves_nothing_but_is_counted() -> None:
+    state = given([received("berlin", 5)])
+    after = evolve(state, StockAvailabilityChanged(sku=SKU, warehouse="berlin", in_stock=True))
+    assert after is not None and state is not None
+    assert (after.stock("berlin").on_hand, after.stock("berlin").events) == (5, state.stock("berlin").events + 1)
 
 
 # ------------------------------------------------------------------------------------------ threshold

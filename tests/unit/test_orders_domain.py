@@ -18,6 +18,7 @@ from shared.events.payloads import (
     OrderLineAdded,
     OrderPlaced,
     OrderShipped,
+    StockAvailabilityChanged,
     StockReceived,
     StockReservationReleased,
     StockReserved,
@@ -170,7 +171,8 @@ def test_add_line_reserves_and_updates_the_total() -> None:
     assert isinstance(added, OrderLineAdded)
     assert added.total == usd("59.90")
     assert added.line.allocations == (Allocation(warehouse="b", quantity=2),)
-    assert [e.TYPE for e in reservations["MOUSE"]] == ["StockReserved"]
+    # The last two MOUSE in warehouse b are taken: it runs out there.
+    assert [e.TYPE for e in reservations["MOUSE"]] == ["StockReserved", "StockAvailabilityChanged"]
     assert orders.evolve(order, added) == Order(
         ORDER, "placed", CUSTOMER, ADDRESS, (*order.lines, added.line), usd("59.90")
     )
@@ -213,10 +215,13 @@ def test_cancel_releases_every_reservation_of_the_order() -> None:
     events, releases = orders.cancel(CancelOrder(ORDER, "customer asked"), order, after)
     assert events == [OrderCancelled(order_id=ORDER, reason="customer asked")]
     assert releases == {
+        # berlin: received, reserved for line 1, out of stock, released, in stock again
         "CABLE": [
-            StockReservationReleased(sku="CABLE", order_id=ORDER, warehouse="berlin", quantity=2, warehouse_version=3),
-            # paris: received, reserved for line 1, reserved for line 3, released
-            StockReservationReleased(sku="CABLE", order_id=ORDER, warehouse="paris", quantity=2, warehouse_version=4),
+            StockReservationReleased(sku="CABLE", order_id=ORDER, warehouse="berlin", quantity=2, warehouse_version=4),
+            # paris: received, reserved for line 1, reserved for line 3, out of stock, released, in stock again
+            StockReservationReleased(sku="CABLE", order_id=ORDER, warehouse="paris", quantity=2, warehouse_version=5),
+            StockAvailabilityChanged(sku="CABLE", warehouse="berlin", in_stock=True, warehouse_version=5),
+            StockAvailabilityChanged(sku="CABLE", warehouse="paris", in_stock=True, warehouse_version=6),
         ],
         "MOUSE": [
             StockReservationReleased(sku="MOUSE", order_id=ORDER, warehouse="rome", quantity=1, warehouse_version=3)

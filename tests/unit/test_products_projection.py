@@ -22,11 +22,9 @@ from shared.events.payloads import (
     ProductDiscontinued,
     ProductPriceChanged,
     ProductRegistered,
-    StockReceived,
-    StockReserved,
+    StockAvailabilityChanged,
 )
 from shared.read_models import MAPPING_VERSIONS, Projection
-from shared.read_models import product_stock_id as stock_id
 
 SKU = "SKU-1"
 STREAM = f"product-{SKU}"
@@ -225,7 +223,11 @@ def test_unknown_event_types_are_ignored() -> None:
 def test_unit_of() -> None:
     assert unit_of(envelope(registered(), 1)) == SKU
     assert unit_of(envelope(None, 1, event_type="X", data={})) == SKU  # from the stream id
-    assert unit_of(envelope(received(), 1, stream_id=STOCK)) == SKU
+    assert unit_of(availability(True, 2)) == SKU
+    assert (
+        unit_of(envelope(None, 1, stream_id=STOCK, stream_type="inventory", event_type="StockReserved", data={}))
+        is None
+    )
     other = envelope(None, 1, event_type="X", data={}).model_copy(update={"stream_type": "order"})
     assert unit_of(other) is None
 
@@ -276,12 +278,10 @@ def test_strip_html(html: str | None, text: str | None) -> None:
 STOCK = f"inventory-{SKU}"
 
 
-def received(quantity: int = 5, warehouse: str = "ams") -> StockReceived:
-    return StockReceived(sku=SKU, warehouse=warehouse, quantity=quantity)
-
-
-def reserved(quantity: int = 1, warehouse: str = "ams") -> StockReserved:
-    return StockReserved(sku=SKU, warehouse=warehouse, quantity=quantity, order_id="ORD-1")
+def availability(in_stock: bool, number: int, warehouse: str = "ams", version: int | None = None) -> Envelope:
+    """A StockAvailabilityChanged of the SKU's inventory stream: the warehouse's `number`-th event."""
+    payload = StockAvailabilityChanged(sku=SKU, warehouse=warehouse, in_stock=in_stock, warehouse_version=number)
+    return envelope(payload, version or number, stream_id=STOCK)
 
 
 def batch(*envelopes: Envelope) -> list[tuple[int, Envelope]]:
@@ -370,7 +370,9 @@ def test_fold_parks_poison_and_blocks_its_stream() -> None:
 def test_fold_poison_in_one_stream_does_not_block_another() -> None:
     result = folded(
         None,
-        envelope(None, 1, stream_id=STOCK, stream_type="inventory", event_type="StockReceived", data={"sku": SKU}),
+        envelope(
+            None, 1, stream_id=STOCK, stream_type="inventory", event_type="StockAvailabilityChanged", data={"sku": SKU}
+        ),
         envelope(registered(), 1),
     )
     assert set(result.poison) == {0} and result.early == set()
@@ -396,40 +398,34 @@ def test_fold_keeps_the_highest_position() -> None:
 
 
 # ------------------------------------------------------------------------------------------ stock in the documents
-def test_stock_goes_to_the_stock_document_and_only_in_stock_to_the_product() -> None:
-    docs = after(None, envelope(registered(), 1), envelope(received(5), 1, stream_id=STOCK))
-    assert docs[stock_id(SKU)] == {
-        "sku": SKU,
-        "stock": {"ams": [5, 0]},
-        "stream_versions": {STOCK: 1},
-        "position": 1001,
-    }
+def test_availability_changes_set_stock_as_search_uses_it() -> None:
+    docs = after(None, envelope(registered(), 1), availability(True, 2), availability(True, 2, "ber", version=4))
     product = docs[SKU]
-    assert product is not None and (product["in_stock"], product["stocked_in"]) == (True, ["ams"])
-    assert "stock" not in product and "available" not in product
+    assert product is not None and (product["in_stock"], product["stocked_in"]) == (True, ["ams", "ber"])
+    assert product["stream_versions"] == {STREAM: 1, f"{STOCK}@ams": 2, f"{STOCK}@ber": 2}
+    sold_out = after(docs, availability(False, 7, version=9))[SKU]
+    assert sold_out is not None and (sold_out["in_stock"], sold_out["stocked_in"]) == (True, ["ber"])
+    gone = after({SKU: sold_out}, availability(False, 5, "ber", version=10))[SKU]
+    assert gone is not None and (gone["in_stock"], gone["stocked_in"]) == (False, [])
 
 
-def test_a_reservation_that_leaves_the_product_in_stock_does_not_rewrite_it() -> None:
-    docs = after(None, envelope(registered(), 1), envelope(received(5), 1, stream_id=STOCK))
-    result = folded(docs, envelope(reserved(1), 2, stream_id=STOCK), envelope(reserved(3), 3, stream_id=STOCK))
-    assert set(result.changed) == {stock_id(SKU)}  # the product document is not written
-    assert result.changed[stock_id(SKU)]["stock"] == {"ams": [5, 4]}
+def test_an_older_availability_change_after_a_newer_one_changes_nothing() -> None:
+    """Each says the warehouse's whole state: a late one (a redelivery) loses to what was applied already."""
+    docs = after(None, envelope(registered(), 1), availability(True, 2), availability(False, 6))
+    assert folded(docs, availability(True, 4)).changed == {}
+    assert (docs[SKU] or {}).get("stocked_in") == []
 
 
-def test_the_last_unit_reserved_and_a_restock_rewrite_the_product() -> None:
-    docs = after(None, envelope(registered(), 1), envelope(received(2), 1, stream_id=STOCK))
-    sold_out = folded(docs, envelope(reserved(2), 2, stream_id=STOCK))
-    assert sold_out.changed[SKU]["in_stock"] is False and sold_out.changed[SKU]["stocked_in"] == []
-    docs = {**docs, **sold_out.changed}
-    restocked = folded(docs, envelope(received(3, "ber"), 3, stream_id=STOCK))
-    assert (restocked.changed[SKU]["in_stock"], restocked.changed[SKU]["stocked_in"]) == (True, ["ber"])
-
-
-def test_stock_before_the_product_is_taken_at_registration() -> None:
-    docs = after(None, envelope(received(4), 1, stream_id=STOCK))
-    assert SKU not in docs  # no product document until the product is registered
+def test_availability_before_the_product_is_taken_at_registration() -> None:
+    docs = after(None, availability(True, 2))
+    stub = docs[SKU]
+    assert stub is not None and stub["status"] == "pending"  # never shown: not active
     product = after(docs, envelope(registered(), 1))[SKU]
-    assert product is not None and (product["in_stock"], product["stocked_in"]) == (True, ["ams"])
+    assert product is not None and (product["status"], product["in_stock"], product["stocked_in"]) == (
+        "active",
+        True,
+        ["ams"],
+    )
 
 
 # ------------------------------------------------------------------------------------------- fits the index mapping
@@ -441,7 +437,7 @@ def test_documents_fit_the_strict_index_mapping() -> None:
         envelope(ProductDetailsChanged(sku=SKU, changes={"brand": None}), 2),
         envelope(ProductPriceChanged(sku=SKU, price=usd("1.00"), previous=usd("19.99")), 3),
         envelope(ProductDiscontinued(sku=SKU), 4),
-        envelope(received(3), 1, stream_id=STOCK),
+        availability(True, 2),
     )
     for doc in docs.values():
         assert doc is not None

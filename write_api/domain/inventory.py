@@ -14,8 +14,10 @@ from typing import Any
 from shared.events.payloads import (
     Allocation,
     EventPayload,
+    InventoryEvent,
     LowStockThresholdSet,
     StockAdjusted,
+    StockAvailabilityChanged,
     StockReceived,
     StockReservationReleased,
     StockReserved,
@@ -87,6 +89,8 @@ def evolve(state: Inventory | None, event: EventPayload) -> Inventory | None:
             on_hand, reserved = event.delta, 0
         case LowStockThresholdSet():
             on_hand, reserved, threshold = 0, 0, event.threshold
+        case StockAvailabilityChanged():
+            on_hand, reserved = 0, 0  # says what the events before it did; counts as the warehouse's next event
         case _:
             return state
     current = state or Inventory(sku=event.sku)
@@ -101,7 +105,28 @@ def evolve(state: Inventory | None, event: EventPayload) -> Inventory | None:
 
 
 def decide(command: InventoryCommand, state: Inventory | None) -> list[EventPayload]:
-    return number(state, _decide(command, state))
+    return with_availability(state, number(state, _decide(command, state)))
+
+
+def with_availability(before: Inventory | None, events: list[EventPayload]) -> list[EventPayload]:
+    """The (numbered) events of one inventory stream, followed by a StockAvailabilityChanged for each warehouse
+    whose availability they take across zero: in stock (available > 0) before and not after, or the reverse."""
+    after = before
+    for event in events:
+        after = evolve(after, event)
+    if after is None or after is before:
+        return events
+    flips: list[EventPayload] = []
+    for warehouse in sorted({e.warehouse for e in events if isinstance(e, InventoryEvent)}):
+        was = before is not None and before.stock(warehouse).available > 0
+        stock = after.stock(warehouse)
+        if was != (stock.available > 0):
+            flips.append(
+                StockAvailabilityChanged(
+                    sku=after.sku, warehouse=warehouse, in_stock=not was, warehouse_version=stock.events + 1
+                )
+            )
+    return [*events, *flips]
 
 
 def _decide(command: InventoryCommand, state: Inventory | None) -> list[EventPayload]:
@@ -214,19 +239,17 @@ def _reserved(inventory: Inventory | None, sku: str, order_id: str, reserved: di
 def release(inventory: Inventory | None, sku: str, order_id: str, reserved: dict[str, int]) -> list[EventPayload]:
     """Give back what the order reserved (warehouse -> quantity, from its lines' allocations)."""
     _reserved(inventory, sku, order_id, reserved)
-    return number(
-        inventory,
-        [
-            StockReservationReleased(sku=sku, order_id=order_id, warehouse=w, quantity=q)
-            for w, q in sorted(reserved.items())
-        ],
-    )
+    released: list[EventPayload] = [
+        StockReservationReleased(sku=sku, order_id=order_id, warehouse=w, quantity=q)
+        for w, q in sorted(reserved.items())
+    ]
+    return with_availability(inventory, number(inventory, released))
 
 
 def ship(inventory: Inventory | None, sku: str, order_id: str, reserved: dict[str, int]) -> list[EventPayload]:
     """Ship what the order reserved (warehouse -> quantity, from its lines' allocations)."""
     _reserved(inventory, sku, order_id, reserved)
-    return number(
-        inventory,
-        [StockShipped(sku=sku, order_id=order_id, warehouse=w, quantity=q) for w, q in sorted(reserved.items())],
-    )
+    shipped: list[EventPayload] = [
+        StockShipped(sku=sku, order_id=order_id, warehouse=w, quantity=q) for w, q in sorted(reserved.items())
+    ]
+    return with_availability(inventory, number(inventory, shipped))

@@ -141,7 +141,7 @@ def _priced_lines(
         )
     if short:
         raise InsufficientStock("not enough stock for every line", lines=short)
-    return lines, reservations
+    return lines, {sku: inv.with_availability(inventories.get(sku), events) for sku, events in reservations.items()}
 
 
 def _total(lines: list[OrderLine] | tuple[OrderLine, ...], currency: str) -> Money:
