@@ -190,8 +190,9 @@ async def test_200_concurrent_single_unit_orders_for_50_units_place_exactly_50(a
     assert folded.warehouses == {"ams": Stock(30, 30), "ber": Stock(20, 20)}
     assert (folded.reserved, folded.available) == (50, 0)
     assert len(await placed_orders(api.db, sku)) == 50
-    # 50 OrderPlaced + 50 StockReserved, nothing for the 150 refused orders.
-    assert await count_events(api.db) - before == 100
+    # 50 OrderPlaced + 50 StockReserved + 2 StockAvailabilityChanged (both warehouses sold out), nothing for the 150
+    # refused orders.
+    assert await count_events(api.db) - before == 102
     await check_orders_against_store(api, created, [sku])
 
 
