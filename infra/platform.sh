@@ -53,7 +53,7 @@ start() {
   for name in "${ORDER[@]}"; do
     if alive "$(pid_of "$name")"; then log "$name already running (pid $(pid_of "$name"))"; continue; fi
     local nice=0
-    case "$name" in relay|projector) nice=$pipeline ;; esac  # the read-side pipeline: see env.sh
+    case "$name" in relay|projector|search_api) nice=$pipeline ;; esac  # the read side: see env.sh
     # shellcheck disable=SC2086
     setsid sh -c "$IN_SESSION" sh "$nice" ${COMMANDS[$name]} >>"$LOG_DIR/$name.log" 2>&1 </dev/null &
     echo $! >"$RUN_DIR/$name.pid"
@@ -66,7 +66,7 @@ start() {
       sleep 0.3
     done
     log "$name ready (pid $(pid_of "$name")) ${READY[$name]%/readyz}"
-    [ "$pipeline" = 0 ] || case "$name" in relay|projector) report_priority "$name" "$(pid_of "$name")" ;; esac
+    [ "$pipeline" = 0 ] || case "$name" in relay|projector|search_api) report_priority "$name" "$(pid_of "$name")" ;; esac
   done
 }
 

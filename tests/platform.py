@@ -21,8 +21,9 @@ from tests.services import ROOT
 KEYS = {role: f"dev-{role}-key" for role in ("catalog", "warehouse", "storefront", "backoffice", "admin")}
 
 
-# The read-side pipeline's processes run at a higher CPU priority, as infra/platform.sh starts them (see infra/env.sh).
-PIPELINE = frozenset({"relay", "projector"})
+# The read side's processes run at a higher CPU priority, as infra/platform.sh starts them (see infra/env.sh): the
+# pipeline, and the search API, which answers shoppers and must not wait behind a burst of writes.
+PIPELINE = frozenset({"relay", "projector", "search_api"})
 
 
 def pipeline_nice() -> int:
