@@ -15,7 +15,7 @@ class Projection(StrEnum):
 # Bumping it and running `python -m projector rebuild <name>` (or `upgrade`, which `make up` runs) moves the alias to
 # a new index.
 MAPPING_VERSIONS: dict[Projection, int] = {
-    Projection.PRODUCTS: 3,
+    Projection.PRODUCTS: 4,
     Projection.INVENTORY: 2,
     Projection.ORDERS: 2,
 }
