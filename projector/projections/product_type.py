@@ -7,15 +7,16 @@ English noun phrases put their head last: a "notebook case" is a case, a "TV sta
    08A0476 toner cartridge Original Black"), so the lower-case words right after the model number are the type;
 3. else the title's own head: the last word of its first part (before "for", "with", a dash, a bracket or a comma:
    what follows says what the product fits or comes with), leaving out figures and their units, colours, materials,
-   the brand and product-line names ("HP 146GB Ultra320 SCSI 15000 rpm Hard Drive" -> "drive", "Lenovo IdeaPad
-   S340 Notebook Pink 35.6 cm" -> "notebook").
+   the brand and product-line names, and preferring a word in lower case (how Icecat writes types) to capitalised
+   ones ("Varta High Energy D Single-use battery Alkaline" -> "battery", "HP 146GB Ultra320 SCSI 15000 rpm Hard
+   Drive" -> "drive", "Lenovo IdeaPad S340 Notebook Pink 35.6 cm" -> "notebook").
 """
 
 from __future__ import annotations
 
 import re
 
-from shared.catalogue_keys import UNITS, singular
+from shared.type_words import singular
 
 _WORD = re.compile(r"[^\W\d_]+")
 # A type's words in a title: lower case, with the joiners Icecat uses inside types ("power adapter/inverter",
@@ -24,22 +25,30 @@ _TYPE_WORD = re.compile(r"[a-z][a-z'/&-]*")
 # Coordinated types ("Cases and bags", "Headphones/headset") have a head per member.
 _COORDINATION = re.compile(r"\s+(?:and|&)\s+|\s*,\s*")
 # Where the first part of a title ends: what follows says what the product fits, comes with or measures.
-_TITLE_PART_END = re.compile(r"\s(?:for|with|w/|incl\.?|including|and|&|\+|-|–|—)\s|\.\s|[(,;\[|]", re.IGNORECASE)
-# Words that end many titles without saying what the product is: colours, materials and finishes (Icecat titles
-# end with them) and "original" (genuine supplies).
+_TITLE_PART_END = re.compile(r"\s(?:for|with|w/|incl\.?|including|\+|-|–|—)\s|\.\s|[(,;\[|]", re.IGNORECASE)
+# Words that end many titles without saying what the product is: colours, materials, finishes, connector genders
+# and print colour (Icecat titles end with them), "original" (genuine supplies), and short function words.
 _NOT_A_TYPE = frozenset(
     {
         "black", "white", "grey", "gray", "silver", "blue", "red", "green", "yellow", "pink", "purple", "orange",
         "brown", "gold", "beige", "cyan", "magenta", "transparent", "clear", "graphite", "anthracite", "metallic",
         "multicolour", "multicolor", "original", "nylon", "polyester", "leather", "plastic", "metal", "aluminium",
         "aluminum", "steel", "polycarbonate", "neoprene", "fabric", "canvas", "rubber", "silicone", "wood", "glass",
-        "matt", "matte", "glossy", "gloss", "satin",
+        "matt", "matte", "glossy", "gloss", "satin", "male", "female", "colour", "color", "mono",
+        "to", "of", "in", "on", "at", "by", "from", "the", "an", "or", "and",
     }
 )  # fmt: skip
+_ACRONYM = re.compile(r"[A-Z]{2,5}")  # "USB", "DVD" inside a type
 _CAMEL = re.compile(r"[a-z][A-Z]")  # "AluGear", "SmartFit", "iPad": names of product lines, not types
 _FIGURE = re.compile(r"\d")
-# Counts that follow a figure in titles ("1 pc(s)", "250 sheets"), besides units of measure.
-_MEASURES = UNITS | {"pc", "pcs", "piece", "pieces", "sheet", "sheets", "page", "pages", "pack"}
+# Units of measure and counts that follow a figure in titles ("35.6 cm", "1 pc(s)", "250 sheets").
+_MEASURES = frozenset(
+    {
+        "kb", "mb", "gb", "tb", "mhz", "ghz", "hz", "mbps", "gbps", "mbit", "gbit", "mm", "cm", "m", "in", "inch",
+        "ft", "g", "kg", "ml", "l", "w", "kw", "v", "mah", "wh", "va", "kva", "mp", "dpi", "ppm", "rpm",
+        "pc", "pcs", "piece", "pieces", "sheet", "sheets", "page", "pages", "pack",
+    }
+)  # fmt: skip
 
 
 def heads(phrase: str) -> list[str]:
@@ -58,7 +67,8 @@ def heads(phrase: str) -> list[str]:
 
 
 def title_type(title: str, model: str | None) -> str | None:
-    """The lower-case words that follow the model number in an Icecat title, if there are any."""
+    """The words of the type that follow the model number in an Icecat title: lower case, or acronyms within them
+    ("USB flash drive"), if there are any."""
     if not model:
         return None
     at = title.lower().find(model.lower())
@@ -66,9 +76,11 @@ def title_type(title: str, model: str | None) -> str | None:
         return None
     words = []
     for word in title[at + len(model) :].split():
-        if not _TYPE_WORD.fullmatch(word):
+        if not (_TYPE_WORD.fullmatch(word) or _ACRONYM.fullmatch(word)):
             break
         words.append(word)
+    while words and _ACRONYM.fullmatch(words[-1]):
+        words.pop()
     return " ".join(words) or None
 
 
@@ -76,14 +88,14 @@ def title_head(title: str, brand: str | None) -> str | None:
     """The head word of the title's first part (see the module's doc), if it has one."""
     first = _TITLE_PART_END.split(f" {title} ", maxsplit=1)[0].split()
     skip = _NOT_A_TYPE | {w.lower() for w in (brand or "").split()}
-    for i in range(len(first) - 1, -1, -1):
-        word, before = first[i], first[i - 1] if i else ""
+    candidates = []
+    for i, word in enumerate(first):
+        before = first[i - 1] if i else ""
         if _FIGURE.search(word) or (_FIGURE.search(before) and word.lower() in _MEASURES):
             continue  # a figure, or its unit ("35.6 cm", "1200 DPI", "1 pc")
-        if len(word) < 2 or not _WORD.fullmatch(word) or _CAMEL.search(word) or word.lower() in skip:
-            continue
-        return singular(word.lower())
-    return None
+        if len(word) > 1 and _WORD.fullmatch(word) and not _CAMEL.search(word) and word.lower() not in skip:
+            candidates.append(word)
+    return singular(candidates[-1].lower()) if candidates else None
 
 
 def type_heads(title: str, brand: str | None, model: str | None, catalogue_category: str | None) -> list[str]:

@@ -8,7 +8,6 @@ from typing import Any
 
 from projector.projections import Document, ProjectionSpec
 from projector.projections.product_type import type_heads
-from shared.catalogue_keys import identifier_key
 from shared.events.envelope import Envelope
 from shared.events.payloads import (
     EventPayload,
@@ -122,10 +121,7 @@ def _catalogue_fields(
         "attributes": [f"{k}={v}" for k, v in sorted(attributes.items())],
         "attributes_text": " ".join(v for k, v in sorted(attributes.items()) if k != "ean"),
         "model": attributes.get("model"),
-        # Ranking signals of shopper search (search_api/queries/ranking.py): the brand and model number as keys
-        # (shared/catalogue_keys.py), the head words of the product's type (projector/projections/product_type.py).
-        "brand_key": identifier_key(brand) if brand else None,
-        "model_key": identifier_key(attributes["model"]) if attributes.get("model") else None,
+        # What kind of product it is, for shopper search's ranking (search_api/queries/ranking.py).
         "type_heads": type_heads(name, brand, attributes.get("model"), category_in),
         "suggest": {"input": suggest_inputs},
     }

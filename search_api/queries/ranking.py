@@ -1,17 +1,17 @@
 """How shopper search matches and scores products for a text.
 
-The text's own score decides what matches and orders it first: its words as typed in every text field (name first),
-or with a typo in `typo_text`, or in another wording (synonyms, sizes written apart or together). Signals then
+The text's own score decides what matches and orders it first: its words as typed in every text field (the name
+weighing most), or with a typo in `typo_text`, or in another wording (search_api/synonyms.txt). Signals then
 multiply that score (`function_score`, `score_mode` and `boost_mode` multiply): a product showing a signal scores
-`factor` times as much, whatever the size of the text score. A factor is relative, so it moves a product past others
-of similar relevance and never past one the text prefers by much more, and it behaves the same on a query whose
-words are rare (high scores) as on one whose words are common (low scores), which a constant added to the score
-does not. All factors together stay within their product (below 12 with the defaults).
+`factor` times as much, whatever the size of the text score. A factor is relative: it moves a product past others
+of similar relevance, never past one the text prefers by much more, and it does the same on a query of rare words
+(high scores) as on one of common words (low scores), which a constant added to the score does not. All factors
+together multiply a score by at most their product.
 
-The factors below were chosen by tests/bench/relevance.py: each from a small set of values ("off", "half again",
+The factors of Ranking were chosen by tests/bench/relevance.py: each from a few round values ("off", "half again",
 "twice"), by cross-validation on the Chorus dev judgments (chosen on four fifths of the queries, scored on the fifth
-left out), and each signal is kept because it raises the held-out score. The in-stock factor is not tuned (the
-judgments know nothing of stock): it is a business rule.
+left out), and a signal is there because the held-out score is lower without it. The in-stock factor is not tuned
+(the judgments know nothing of stock): it is a business rule.
 """
 
 from __future__ import annotations
@@ -20,43 +20,31 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from search_api.queries.quantities import quantity_wordings
 from search_api.synonyms import alternatives, tokens
-from shared.catalogue_keys import query_keys, singular
+from shared.type_words import singular
 
 
 @dataclass(frozen=True)
 class Ranking:
-    """The factors of the ranking signals (1.0 turns a signal off) and the switches of the other wordings."""
+    """The factors of the ranking signals (1.0 turns a signal off) and the synonyms' switch."""
 
-    # The name's words weigh this much against the description's: the name says what the product is, a description
-    # also what it fits or comes with (1.0: no preference).
-    name_weight: float = 4.0
-    # Every word in the name, not only somewhere in the description or attributes: the name says what the product
-    # is, a description also says what it fits or comes with.
-    name_words: float = 1.5
     # The words in the order typed, next to each other, in the name ("hard drive" rather than "drive ... hard").
     name_phrase: float = 1.5
-    # The product's type (projector/projections/product_type.py) is what the text asks for: its head word (the last
-    # one: a "laptop bag" is a bag) is a head word of the type. A bag that mentions laptops is not a laptop.
-    product_type: float = 2.0
-    # The text names the product's brand ("dell", "brother toner").
-    brand: float = 1.5
-    # The text holds the product's model number, however separated ("tn2110", "TN-2110"): the shopper knows what
-    # product they want.
-    model: float = 2.0
+    # The product's type (projector/projections/product_type.py) is what the text asks for: the text's head word
+    # (its last: a "laptop bag" is a bag) is a head word of the type. A bag that mentions laptops is not a laptop.
+    product_type: float = 1.5
     # In stock in some warehouse: an out-of-stock product still appears, below in-stock ones of similar relevance.
-    # About the spread of text scores between products that match the same words equally well in different fields.
+    # A tenth is about what separates products that match the same words in fields of different lengths.
     in_stock: float = 1.1
     synonyms: bool = True  # search_api/synonyms.txt's other wordings
-    quantities: bool = True  # "500gb" also as "500 gb" and the other way round (search_api/queries/quantities.py)
 
 
 RANKING = Ranking()
 
-# Fields searched besides the name (its weight is Ranking.name_weight, half of it for its unstemmed words): the
-# brand, then the category, attributes and description.
-OTHER_TEXT_FIELDS = ["brand.text^3", "category.text^2", "attributes_text", "description"]
+# Fields searched, with their weights: the name counts most (what the product is; a description also says what it
+# fits or comes with), then brand, category, attributes and description. How much a long name counts against the
+# words found in it is the mapping's (products.v4.json, `name_bm25`).
+TEXT_FIELDS = ["name^4", "name.plain^2", "brand.text^3", "category.text^2", "attributes_text", "description"]
 FUZZY_WEIGHT = 0.5  # a word with a typo finds products, but scores half as much as the words as typed
 SYNONYM_WEIGHT = 0.5  # another wording likewise
 # One or two words: all must match; more: three quarters of them (rounded down).
@@ -77,14 +65,12 @@ _HEAD_ENDS = frozenset({"for", "with"})
 
 def wordings(q: str, ranking: Ranking, synonyms: Callable[[str], list[str]] = alternatives) -> list[str]:
     """Other ways of writing `q` that are searched too, below the text as typed."""
-    found = list(synonyms(q)) if ranking.synonyms else []
-    if ranking.quantities:
-        found += [w for w in quantity_wordings(q) if w not in found]
-    return found
+    return list(synonyms(q)) if ranking.synonyms else []
 
 
 def head_word(text: str) -> str | None:
-    """The word naming what the text asks for: the last word with a letter, before "for"/"with" if any."""
+    """The word naming what the text asks for, singular: its last word that is not a number, before "for"/"with"
+    if there is one."""
     words = tokens(text)
     for i, word in enumerate(words):
         if word in _HEAD_ENDS and i > 0:
@@ -94,11 +80,7 @@ def head_word(text: str) -> str | None:
     return singular(named[-1]) if named else None
 
 
-def text_fields(ranking: Ranking) -> list[str]:
-    return [f"name^{ranking.name_weight:g}", f"name.plain^{ranking.name_weight / 2:g}", *OTHER_TEXT_FIELDS]
-
-
-def _recall(text: str, weight: float, ranking: Ranking) -> dict[str, Any]:
+def _recall(text: str, weight: float) -> dict[str, Any]:
     """What a text recalls, and how it scores: its words as typed in any text field (weight 1 + FUZZY_WEIGHT: they
     both recall and rank), or with typos in FUZZY_FIELDS (FUZZY_WEIGHT). One clause for the words: Elasticsearch
     would evaluate a second, identical one all over again."""
@@ -108,7 +90,7 @@ def _recall(text: str, weight: float, ranking: Ranking) -> dict[str, Any]:
                 {
                     "multi_match": {
                         "query": text,
-                        "fields": text_fields(ranking),
+                        "fields": TEXT_FIELDS,
                         "type": "most_fields",
                         "minimum_should_match": MINIMUM_SHOULD_MATCH,
                         "boost": (1.0 + FUZZY_WEIGHT) * weight,
@@ -131,22 +113,19 @@ def _recall(text: str, weight: float, ranking: Ranking) -> dict[str, Any]:
     }
 
 
-def _any(clauses: list[dict[str, Any]]) -> dict[str, Any]:
+def _any(clauses: list[dict[str, Any]]) -> dict[str, Any] | None:
+    if not clauses:
+        return None
     return clauses[0] if len(clauses) == 1 else {"bool": {"should": clauses}}
 
 
-def _signals(q: str, others: list[str], ranking: Ranking) -> list[dict[str, Any]]:
-    """The function_score functions: a filter each, and the factor of a product that passes it."""
-    texts = [q, *others]
+def signals(texts: list[str], ranking: Ranking) -> list[dict[str, Any]]:
+    """The function_score functions for a text and its other wordings: a filter each, and the factor of a product
+    that passes it. A one-word text has no order: it gets no phrase signal."""
     heads = [h for h in dict.fromkeys(head_word(t) for t in texts) if h]
-    keys = query_keys(q)
-    phrases = [t for t in texts if len(t.split()) > 1]  # one word has no order: name_words already counts it
     filters: list[tuple[float, dict[str, Any] | None]] = [
-        (ranking.name_words, _any([{"match": {"name": {"query": t, "operator": "and"}}} for t in texts])),
-        (ranking.name_phrase, _any([{"match_phrase": {"name": t}} for t in phrases]) if phrases else None),
+        (ranking.name_phrase, _any([{"match_phrase": {"name": t}} for t in texts if len(t.split()) > 1])),
         (ranking.product_type, {"match": {"type_heads": " ".join(heads)}} if heads else None),
-        (ranking.brand, {"terms": {"brand_key": keys}} if keys else None),
-        (ranking.model, {"terms": {"model_key": keys}} if keys else None),
         (ranking.in_stock, {"term": {"in_stock": True}}),
     ]
     return [{"filter": f, "weight": factor} for factor, f in filters if f is not None and factor != 1.0]
@@ -157,12 +136,12 @@ def text_query(
 ) -> dict[str, Any]:
     """Products matching the shopper's text (typos tolerated), best first: the text's own score (see _recall; other
     wordings weigh SYNONYM_WEIGHT as much) times the factor of each signal the product shows. The user's text only
-    ever appears as the value of match-type and term clauses."""
+    ever appears as the value of match-type clauses."""
     others = wordings(q, ranking, synonyms)
-    recall = _recall(q, 1.0, ranking)
+    recall = _recall(q, 1.0)
     if others:
-        recall = {"bool": {"should": [recall, *(_recall(w, SYNONYM_WEIGHT, ranking) for w in others)]}}
-    functions = _signals(q, others, ranking)
+        recall = {"bool": {"should": [recall, *(_recall(w, SYNONYM_WEIGHT) for w in others)]}}
+    functions = signals([q, *others], ranking)
     if not functions:
         return recall
     return {
