@@ -32,7 +32,7 @@ class Ranking:
     name_phrase: float = 1.5
     # The product's type (projector/projections/product_type.py) is what the text asks for: the text's head word
     # (its last: a "laptop bag" is a bag) is a head word of the type. A bag that mentions laptops is not a laptop.
-    product_type: float = 1.5
+    product_type: float = 2.0
     # In stock in some warehouse: an out-of-stock product still appears, below in-stock ones of similar relevance.
     # A tenth is about what separates products that match the same words in fields of different lengths.
     in_stock: float = 1.1

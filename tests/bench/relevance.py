@@ -66,13 +66,13 @@ if str(ROOT) not in sys.path:
 from elasticsearch import AsyncElasticsearch  # noqa: E402
 from elasticsearch.helpers import async_bulk  # noqa: E402
 
-from projector.elastic import create_index, load_mapping, new_index_name  # noqa: E402
+from projector.elastic import create_index, new_index_name  # noqa: E402
 from projector.projections.products import apply, apply_stock  # noqa: E402
 from search_api.queries.products import ProductSearch, build_search  # noqa: E402
 from search_api.queries.ranking import RANKING, Ranking  # noqa: E402
 from shared.events.envelope import Envelope  # noqa: E402
 from shared.events.payloads import ProductRegistered, StockReceived  # noqa: E402
-from shared.read_models import MAPPING_VERSIONS, Projection, alias_name  # noqa: E402
+from shared.read_models import Projection, alias_name  # noqa: E402
 from tests.bench.relevance_folds import (  # noqa: E402
     CrossValidation,
     Table,
@@ -90,11 +90,9 @@ RESULTS = ROOT / "tests" / "bench" / "results"
 JUDGMENTS = DEFAULT_DATA_DIR / "judgments-dev.csv"
 K = 10
 K_FOLDS = 5
-# What the cross-validation chooses among. How much a long name counts against a word found in it (`b` of BM25 on
-# the name fields: Lucene's default 0.75, less, none), an index setting: the bench builds one index per value.
-INDEX_SPACE: dict[str, tuple[Any, ...]] = {"name_b": (0.75, 0.3)}
-# The factors of search_api.queries.ranking.Ranking: each off (1.0) or at a round value ("half again", "twice").
-# Kept small: with every extra value the choice fits the training folds' queries more closely.
+# What the cross-validation chooses among: the factors of search_api.queries.ranking.Ranking, each off (1.0) or at
+# a round value ("half again", "twice"). Kept small: with every extra value the choice fits the training folds'
+# queries more closely (results/relevance-all-signals.md and relevance-name-b.md: larger spaces scored lower).
 SPACE: dict[str, tuple[Any, ...]] = {
     "name_phrase": (1.0, 1.5),
     "product_type": (1.0, 1.5, 2.0),
@@ -200,30 +198,6 @@ def baseline_index(prefix: str) -> str:
     return f"{prefix}baseline"
 
 
-def shipped_name_b() -> float:
-    """`b` of the name fields' similarity in the products mapping."""
-    mapping = load_mapping(Projection.PRODUCTS, MAPPING_VERSIONS[Projection.PRODUCTS])
-    return float(mapping["settings"]["similarity"]["name_bm25"]["b"])
-
-
-def name_b_index(prefix: str, b: float) -> str:
-    """The products index whose name fields have `b`: the shipped mapping's behind the alias, others beside it."""
-    return alias_name(prefix, Projection.PRODUCTS) if b == shipped_name_b() else f"{prefix}products-name-b{b}"
-
-
-async def create_name_b_variants(es: AsyncElasticsearch, prefix: str) -> list[str]:
-    """The products indices of INDEX_SPACE's other `b` values: the shipped mapping with only that value changed."""
-    names = []
-    for b in INDEX_SPACE["name_b"]:
-        if b == shipped_name_b():
-            continue
-        body = load_mapping(Projection.PRODUCTS, MAPPING_VERSIONS[Projection.PRODUCTS])
-        body["settings"]["similarity"]["name_bm25"]["b"] = b
-        await es.indices.create(index=name_b_index(prefix, b), settings=body["settings"], mappings=body["mappings"])
-        names.append(name_b_index(prefix, b))
-    return names
-
-
 async def build_indices(es: AsyncElasticsearch, prefix: str, seed: int) -> dict[str, Any]:
     started = time.perf_counter()
     docs, skipped = documents(seed)
@@ -232,7 +206,6 @@ async def build_indices(es: AsyncElasticsearch, prefix: str, seed: int) -> dict[
     await es.indices.update_aliases(
         actions=[{"add": {"index": name, "alias": alias_name(prefix, Projection.PRODUCTS)}}]
     )
-    variants = await create_name_b_variants(es, prefix)
     await es.indices.create(
         index=baseline_index(prefix),
         settings={"number_of_shards": 1, "number_of_replicas": 0},
@@ -243,13 +216,12 @@ async def build_indices(es: AsyncElasticsearch, prefix: str, seed: int) -> dict[
 
     async def actions() -> AsyncIterator[dict[str, Any]]:
         for doc in docs:
-            for index in (name, *variants):
-                yield {"_index": index, "_id": doc["sku"], "_source": doc}
+            yield {"_index": name, "_id": doc["sku"], "_source": doc}
             base = {"sku": doc["sku"], "name": doc["name"], "description": doc.get("description")}
             yield {"_index": baseline_index(prefix), "_id": doc["sku"], "_source": base}
 
     ok, _ = await async_bulk(es, actions(), chunk_size=2000, max_retries=3, raise_on_error=True)
-    await es.indices.refresh(index=",".join((name, *variants, baseline_index(prefix))))
+    await es.indices.refresh(index=f"{name},{baseline_index(prefix)}")
     return {
         "products": len(docs),
         "skipped_records": skipped,
@@ -320,12 +292,12 @@ async def settings_table(
     es: AsyncElasticsearch, prefix: str, options: list[dict[str, Any]], judgments: Judgments
 ) -> Table:
     """nDCG@10 of every query under every candidate setting."""
+    products = alias_name(prefix, Projection.PRODUCTS)
     table: Table = []
     queries = sorted(judgments)
     for option in options:
-        ranking = Ranking(**{name: value for name, value in option.items() if name not in INDEX_SPACE})
-        index = name_b_index(prefix, option["name_b"])
-        ranked = await run_queries(es, index, lambda q, r=ranking: ours(q, r, ranking_only=True), queries)
+        ranking = Ranking(**option)
+        ranked = await run_queries(es, products, lambda q, r=ranking: ours(q, r, ranking_only=True), queries)
         table.append({q: s.ndcg for q, s in evaluate(ranked, judgments).items()})
     return table
 
@@ -335,7 +307,7 @@ async def settings_table(
 
 
 def shipped_option() -> dict[str, Any]:
-    return {"name_b": shipped_name_b(), **{name: getattr(RANKING, name) for name in SPACE}}
+    return {name: getattr(RANKING, name) for name in SPACE}
 
 
 def cv_summary(cv: CrossValidation, options: list[dict[str, Any]], base: dict[str, float]) -> dict[str, Any]:
@@ -383,7 +355,7 @@ def ablations(
     """Fold-out nDCG@10 with each signal off: tuned ones pinned to their first value, fixed ones from their table."""
     full = cross_validate(tables["shipped"], base, parts).ours
     out: dict[str, Any] = {}
-    for name, values in (INDEX_SPACE | SPACE).items():
+    for name, values in SPACE.items():
         without = cross_validate(tables["shipped"], base, parts, pinned(options, name, values[0])).ours
         out[name] = {"off": values[0], "fold_out_ndcg@10": round(without, 4), "gain": round(full - without, 4)}
     for name, value in FIXED_OFF.items():
@@ -414,7 +386,7 @@ def per_query(
 
 async def run(es: AsyncElasticsearch, prefix: str, judgments: Judgments, fold_seed: int) -> dict[str, Any]:
     products, queries = alias_name(prefix, Projection.PRODUCTS), sorted(judgments)
-    options = candidates(INDEX_SPACE | SPACE)
+    options = candidates(SPACE)
     started = time.perf_counter()
     tables = {"shipped": await settings_table(es, prefix, options, judgments)}
     for name, value in FIXED_OFF.items():
@@ -429,9 +401,9 @@ async def run(es: AsyncElasticsearch, prefix: str, judgments: Judgments, fold_se
     typo_ranked = await run_queries(es, products, ours, list(TYPOS))
     typo_base = await run_queries(es, baseline_index(prefix), baseline, list(TYPOS))
     return {
-        "space": {name: list(values) for name, values in (INDEX_SPACE | SPACE).items()},
+        "space": {name: list(values) for name, values in SPACE.items()},
         "fixed_off": FIXED_OFF,
-        "shipped_settings": {"name_b": shipped_name_b(), **asdict(RANKING)},
+        "shipped_settings": asdict(RANKING),
         "candidates": len(options),
         "settings_search_seconds": round(seconds, 1),
         "fold_seed": fold_seed,
