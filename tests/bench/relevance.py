@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import functools
 import json
 import math
 import os
@@ -251,6 +252,10 @@ def ours(q: str, ranking: Ranking = RANKING, *, ranking_only: bool = False) -> d
     return body
 
 
+def ranked_only(ranking: Ranking, q: str) -> dict[str, Any]:
+    return ours(q, ranking, ranking_only=True)
+
+
 def baseline(q: str) -> dict[str, Any]:
     return {
         "query": {"multi_match": {"query": q, "fields": ["name", "description"]}},
@@ -296,8 +301,7 @@ async def settings_table(
     table: Table = []
     queries = sorted(judgments)
     for option in options:
-        ranking = Ranking(**option)
-        ranked = await run_queries(es, products, lambda q, r=ranking: ours(q, r, ranking_only=True), queries)
+        ranked = await run_queries(es, products, functools.partial(ranked_only, Ranking(**option)), queries)
         table.append({q: s.ndcg for q, s in evaluate(ranked, judgments).items()})
     return table
 
