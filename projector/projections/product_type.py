@@ -7,9 +7,9 @@ English noun phrases put their head last: a "notebook case" is a case, a "TV sta
    08A0476 toner cartridge Original Black"), so the lower-case words right after the model number are the type;
 3. else the title's own head: the last word of its first part (before "for", "with", a dash, a bracket or a comma:
    what follows says what the product fits or comes with), leaving out figures and their units, colours, materials,
-   the brand and product-line names, and preferring a word in lower case (how Icecat writes types) to capitalised
-   ones ("Varta High Energy D Single-use battery Alkaline" -> "battery", "HP 146GB Ultra320 SCSI 15000 rpm Hard
-   Drive" -> "drive", "Lenovo IdeaPad S340 Notebook Pink 35.6 cm" -> "notebook").
+   the brand and product-line names ("HP 146GB Ultra320 SCSI 15000 rpm Hard Drive" -> "drive", "Lenovo IdeaPad
+   S340 Notebook Pink 35.6 cm" -> "notebook", "V7 Battery for select IBM/LENOVO laptops" -> "battery").
+Heads are folded to the singular the way the search API folds the text's head (shared/type_words.py).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ _NOT_A_TYPE = frozenset(
 _ACRONYM = re.compile(r"[A-Z]{2,5}")  # "USB", "DVD" inside a type
 _CAMEL = re.compile(r"[a-z][A-Z]")  # "AluGear", "SmartFit", "iPad": names of product lines, not types
 _FIGURE = re.compile(r"\d")
+_TRIM = "-–—:;.,!?'\"™®©*"  # around a title's words ("Roller-", "Riser™")
 # Units of measure and counts that follow a figure in titles ("35.6 cm", "1 pc(s)", "250 sheets").
 _MEASURES = frozenset(
     {
@@ -89,8 +90,8 @@ def title_head(title: str, brand: str | None) -> str | None:
     first = _TITLE_PART_END.split(f" {title} ", maxsplit=1)[0].split()
     skip = _NOT_A_TYPE | {w.lower() for w in (brand or "").split()}
     candidates = []
-    for i, word in enumerate(first):
-        before = first[i - 1] if i else ""
+    for i, raw in enumerate(first):
+        word, before = raw.strip(_TRIM), first[i - 1] if i else ""
         if _FIGURE.search(word) or (_FIGURE.search(before) and word.lower() in _MEASURES):
             continue  # a figure, or its unit ("35.6 cm", "1200 DPI", "1 pc")
         if len(word) > 1 and _WORD.fullmatch(word) and not _CAMEL.search(word) and word.lower() not in skip:

@@ -34,7 +34,7 @@ class Ranking:
     # (its last: a "laptop bag" is a bag) is a head word of the type. A bag that mentions laptops is not a laptop.
     product_type: float = 2.0
     # In stock in some warehouse: an out-of-stock product still appears, below in-stock ones of similar relevance.
-    # A tenth is about what separates products that match the same words in fields of different lengths.
+    # A tenth: products of nearly equal relevance trade places, the others keep theirs.
     in_stock: float = 1.1
     synonyms: bool = True  # search_api/synonyms.txt's other wordings
 

@@ -127,7 +127,9 @@ def markdown(out: dict[str, Any]) -> str:
             for q, row in losers(out)
         ],
         "",
-        f"Queries below the baseline at all: {len(dropped)}; the largest drop {worst:+.3f}.",
+        f"Queries below the baseline at all: {len(dropped)}; the largest drop {worst:+.3f}: "
+        + ", ".join(f"{q} {row['delta']:+.3f}" for q, row in dropped)
+        + ".",
         "",
         "## Every query",
         "",
