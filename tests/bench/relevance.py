@@ -18,14 +18,16 @@ Engines:
   operator or, no fuzziness, no boosts), ties broken by sku so that every run ranks alike.
 
 Honest figure (k-fold cross-validation by query, relevance_folds.py): the dev queries are dealt into K_FOLDS folds
-with `--fold-seed`; for each fold, the settings of SPACE (a few factors and switches, every combination) with the
-best mean nDCG@10 on the other folds' queries are chosen and scored on this fold's queries. Every query is thus scored
-once, by settings chosen without its judgments: the fold-out nDCG@10. The baseline has nothing to choose; its
-figure on the same folds is its mean over the same queries. Each signal is also ablated (pinned off, the rest chosen
-the same way): a signal is worth keeping only if the fold-out figure is lower without it. The settings fixed outside
-SPACE (FIXED: the in-stock factor, a business rule the judgments cannot see) are ablated by running the whole
-selection again with them off. The in-sample figure (the shipped settings, chosen on all dev queries, scored on the
-same queries) is reported too, labelled as such.
+with `--fold-seed`; for each fold, the settings of SPACE (a few factors, every combination) with the best mean
+nDCG@10 on the other folds' queries are chosen and scored on this fold's queries. Every query is thus scored once,
+by settings chosen without its judgments: the fold-out nDCG@10. The baseline has nothing to choose; its figure on
+the same folds is its mean over the same queries. Each signal is also ablated (pinned off, the rest chosen the same
+way): a signal is worth keeping only if the fold-out figure is lower without it. The settings fixed outside SPACE
+(FIXED_OFF: the in-stock factor, a business rule the judgments cannot see, and the synonyms, vocabulary rather than
+a weight) are ablated by running the whole selection again with them off. The same selection is also scored over
+REPEATS other splits into folds, to show how much one split's figure owes to which queries fell together. The
+in-sample figure (the shipped settings, chosen on all dev queries, scored on the same queries) is reported too,
+labelled as such.
 
 Metrics, per query and mean over queries:
 - nDCG@10 with exponential gains 2^rating - 1 (ratings 0..3 give 0, 1, 3, 7) and log2(rank + 1) discounts; the ideal
