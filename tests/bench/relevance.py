@@ -8,8 +8,8 @@ Self-contained: under a prefix of its own (`relbench-<random>-`) it creates the 
 infra/elasticsearch/products.v<N>.json behind its alias (projector.elastic.create_index), and fills it through the real
 projection code without running the pipeline: each Chorus record becomes a product (write_api.demo.chorus_to_product),
 a synthetic ProductRegistered envelope, and a document (projector.projections.products.apply); a seeded ~90% of the
-products then receive stock (apply_stock of a StockReceived), so `in_stock` varies as in the shop. Beside it, a
-baseline index holds `name` and `description` with default mappings (standard analyzer).
+products then receive stock (apply of a StockReceived of their inventory stream), so `in_stock` varies as in the
+shop. Beside it, a baseline index holds `name` and `description` with default mappings (standard analyzer).
 
 Engines:
 - ours: search_api.queries.products.build_search(ProductSearch(q=query, size=10), ranking), what the API sends with
@@ -70,7 +70,7 @@ from elasticsearch import AsyncElasticsearch  # noqa: E402
 from elasticsearch.helpers import async_bulk  # noqa: E402
 
 from projector.elastic import create_index, new_index_name  # noqa: E402
-from projector.projections.products import apply, apply_stock  # noqa: E402
+from projector.projections.products import apply  # noqa: E402
 from search_api.queries.products import ProductSearch, build_search  # noqa: E402
 from search_api.queries.ranking import RANKING, Ranking  # noqa: E402
 from shared.events.envelope import Envelope  # noqa: E402
@@ -161,12 +161,12 @@ def score(ids: list[str], judged: dict[str, int]) -> Scores:
 # Indexing through the projection code
 
 
-def envelope(product: dict[str, Any], n: int) -> Envelope:
-    payload = ProductRegistered.model_validate(product)
+def envelope(payload: ProductRegistered | StockReceived, n: int) -> Envelope:
+    """The event as the projector receives it: first of its stream, at position n."""
     return Envelope(
         event_id=uuid.uuid4(),
-        stream_id=f"product-{payload.sku}",
-        stream_type="product",
+        stream_id=f"{payload.STREAM_TYPE}-{payload.sku}",
+        stream_type=payload.STREAM_TYPE,
         version=1,
         global_position=n,
         transaction_id=n,
@@ -188,11 +188,11 @@ def documents(seed: int) -> tuple[list[dict[str, Any]], int]:
         except InvalidRecord:
             skipped += 1
             continue
-        doc = apply(None, envelope(product, n))
-        assert doc is not None
+        doc = apply(None, envelope(ProductRegistered.model_validate(product), n))
         if rng.random() < IN_STOCK_SHARE:
-            received = StockReceived(sku=doc["sku"], warehouse=rng.choice(WAREHOUSES), quantity=rng.randint(1, 200))
-            doc = apply_stock(doc, received)
+            received = StockReceived(sku=product["sku"], warehouse=rng.choice(WAREHOUSES), quantity=rng.randint(1, 200))
+            doc = apply(doc, envelope(received, n))
+        assert doc is not None
         docs.append(doc)
     return docs, skipped
 
