@@ -3,7 +3,7 @@
 The Elasticsearch distribution this project runs has no `analysis-common` module, hence no synonym token filter:
 the search API expands the shopper's text itself. `alternatives(text)` gives other ways of writing the text, each
 phrase that a rule of search_api/synonyms.txt knows replaced by what the rule says it may also be searched as. The
-query builder (search_api/queries/products.py) searches each alternative in match-type clauses of its own, weighted
+query builder (search_api/queries/ranking.py) searches each alternative in match-type clauses of its own, weighted
 below the text as typed.
 
 synonyms.txt holds one rule a line, in Solr's format: `a, b, c` makes the phrases equivalent (each is also searched

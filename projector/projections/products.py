@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from projector.projections import Document, Documents, Folded, ProjectionSpec, Sequences, fold_unit, with_versions
+from projector.projections.product_type import type_heads
 from shared.events.envelope import Envelope
 from shared.events.payloads import (
     Money,
@@ -124,6 +125,8 @@ def _catalogue_fields(
         "attributes": [f"{k}={v}" for k, v in sorted(attributes.items())],
         "attributes_text": " ".join(v for k, v in sorted(attributes.items()) if k != "ean"),
         "model": attributes.get("model"),
+        # What kind of product it is, for shopper search's ranking (search_api/queries/ranking.py).
+        "type_heads": type_heads(name, brand, attributes.get("model"), category_in),
         "suggest": {"input": suggest_inputs},
     }
 

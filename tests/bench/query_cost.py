@@ -10,6 +10,7 @@ run in turn within each round, so drift of the shared machine weighs on all alik
 
 Variants (each is build_search with one setting changed):
 - `current`: the query the search API sends;
+- `text-only`: its ranking signals off (no function_score: the text's own score, search_api.queries.ranking);
 - `fuzzy-four-fields`: typos looked for in the name, brand, attributes and description fields themselves, with two
   edits from 8 letters (mapping version 2's query) instead of in `typo_text` with one edit;
 - `two-edits`: `typo_text`, but two edits from 8 letters;
@@ -38,7 +39,9 @@ if str(ROOT) not in sys.path:
 
 import aiohttp  # noqa: E402
 
-from search_api.queries import products  # noqa: E402
+from search_api.queries import ranking  # noqa: E402
+from search_api.queries.products import build_search  # noqa: E402
+from search_api.queries.ranking import RANKING, Ranking  # noqa: E402
 from shared.read_models import Projection, alias_name  # noqa: E402
 from tests.bench.search_latency import Request, base_queries, facet_values, workload  # noqa: E402
 
@@ -47,26 +50,27 @@ RESULTS = ROOT / "tests" / "bench" / "results"
 
 @contextmanager
 def settings(**values: Any) -> Iterator[None]:
-    old = {name: getattr(products, name) for name in values}
+    old = {name: getattr(ranking, name) for name in values}
     for name, value in values.items():
-        setattr(products, name, value)
+        setattr(ranking, name, value)
     try:
         yield
     finally:
         for name, value in old.items():
-            setattr(products, name, value)
+            setattr(ranking, name, value)
 
 
-def variant(**values: Any) -> Callable[[Request], dict[str, Any]]:
+def variant(signals: Ranking = RANKING, **values: Any) -> Callable[[Request], dict[str, Any]]:
     def body(request: Request) -> dict[str, Any]:
         with settings(**values):
-            return products.build_search(request.search)
+            return build_search(request.search, signals)
 
     return body
 
 
 VARIANTS: dict[str, Callable[[Request], dict[str, Any]]] = {
     "current": variant(),
+    "text-only": variant(Ranking(name_phrase=1.0, product_type=1.0, in_stock=1.0)),
     "fuzzy-four-fields": variant(
         FUZZY_FIELDS=["name.plain^2", "brand.text^3", "attributes_text", "description"], FUZZINESS="AUTO:4,8"
     ),

@@ -146,14 +146,17 @@ def test_user_text_only_in_match_clauses(q: str) -> None:
         assert set(path) & safe, f"user text at {'.'.join(path)}"
     # The text is a value, never spliced into structure.
     assert q not in keys(body)
+    assert [clause["multi_match"]["query"] for clause in recall_clauses(build_search(ProductSearch(q=q)))] == [q, q]
+
+
+def recall_clauses(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The words-as-typed and typo clauses of a search for a text without synonyms."""
     [must] = body["query"]["bool"]["must"]
-    recall = must["bool"]["must"][0]["bool"]["should"]
-    assert [clause["multi_match"]["query"] for clause in recall] == [q, q]
+    return must["function_score"]["query"]["bool"]["should"]  # type: ignore[no-any-return]
 
 
 def test_text_query_searches_name_above_description() -> None:
-    recall = build_search(ProductSearch(q="cable"))["query"]["bool"]["must"][0]["bool"]["must"][0]["bool"]["should"]
-    words, typos = (clause["multi_match"] for clause in recall)
+    words, typos = (clause["multi_match"] for clause in recall_clauses(build_search(ProductSearch(q="cable"))))
 
     def weights(multi_match: dict[str, Any]) -> dict[str, float]:
         return {f.split("^")[0]: float(f.split("^")[1]) if "^" in f else 1.0 for f in multi_match["fields"]}
@@ -227,7 +230,7 @@ def test_suggest_body() -> None:
 
 
 def test_the_words_as_typed_are_one_clause_that_both_recalls_and_ranks() -> None:
-    from search_api.queries.products import FUZZY_WEIGHT, text_query
+    from search_api.queries.ranking import FUZZY_WEIGHT, text_query
 
     body = text_query("usb cable", synonyms=lambda _: [])
     unfuzzy = [
@@ -238,4 +241,3 @@ def test_the_words_as_typed_are_one_clause_that_both_recalls_and_ranks() -> None
     # Elasticsearch would score a second identical clause all over again: one, weighted for both of its jobs.
     assert len(unfuzzy) == 1
     assert unfuzzy[0]["boost"] == pytest.approx(1.0 + FUZZY_WEIGHT)
-    assert [c for c in body["bool"]["should"] if "multi_match" in c] == []

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from search_api import synonyms
-from search_api.queries.products import highlight_query, text_query
+from search_api.queries.products import highlight_query
+from search_api.queries.ranking import RANKING, text_query
 from search_api.synonyms import MAX_ALTERNATIVES, MAX_WORDS, Synonyms, parse
 
 RULES = """
@@ -69,5 +70,19 @@ def test_the_query_searches_each_alternative_below_the_text_as_typed() -> None:
     body = text_query("laptop bag", synonyms=rules().alternatives)
     text = str(body)
     assert "'query': 'laptop bag'" in text and "'query': 'notebook bag'" in text
-    highlighted = highlight_query("laptop bag", synonyms=rules().alternatives)
+    highlighted = highlight_query("laptop bag", RANKING, synonyms=rules().alternatives)
     assert [c["multi_match"]["query"] for c in highlighted["bool"]["should"]] == ["laptop bag", "notebook bag"]
+
+
+def test_every_shipped_rule_says_which_words_the_catalogue_uses() -> None:
+    lines = [line for line in synonyms.SYNONYMS_FILE.read_text().splitlines() if line and not line.startswith("#")]
+    assert lines
+    for line in lines:
+        rule, _, why = line.partition("#")
+        assert parse(rule) and "names" in why, f"rule without its catalogue justification: {line!r}"
+
+
+def test_a_brand_format_is_not_a_generic_word() -> None:
+    # "Memory Stick" is Sony's card format in the catalogue, not a USB flash drive.
+    assert synonyms.alternatives("memory stick") == []
+    assert synonyms.alternatives("usb stick") == ["usb flash drive"]
