@@ -30,13 +30,17 @@ from write_api.settings import WriteApiSettings
 
 log = logging.getLogger(__name__)
 
-# What the driver raises when PostgreSQL does not answer: commands get 503 with Retry-After.
+# What the driver raises when PostgreSQL does not answer, or is going away or coming back: commands get 503 with
+# Retry-After. The server's "operator intervention" class (57xxx) is what a backend says as it goes: 57P01 (shutdown,
+# and "unexpected postmaster exit" after a kill -9 of the server), 57P02 (another backend crashed), 57P03 (starting
+# up); 53xxx is a server out of resources (connections, memory, disk). Before 57P01 and 57P02 were here, a command
+# that met a connection of the pool as the server went answered 500.
 DATABASE_UNAVAILABLE = (
     OSError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
     TimeoutError,
 )
 

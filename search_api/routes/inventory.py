@@ -7,9 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 
 from search_api.consistency import read_consistency
-from search_api.cursor import decode as decode_cursor
 from search_api.dependencies import Es, MinPosition, Settings, StockReader, WaitMs
-from search_api.paging import check_depth, search_page
+from search_api.paging import PagedSearch, PageRequest, paged_search
 from search_api.queries.inventory import InventorySearch, InventorySort, build_list, build_lookup
 from shared.http_errors import ApiError
 from shared.read_models import Projection, alias_name
@@ -48,6 +47,9 @@ async def stock_of_sku(
     return JSONResponse(body, headers=consistency.headers())
 
 
+LIST = PagedSearch(Projection.INVENTORY, INVENTORY, InventorySearch.from_dict, build_list)
+
+
 @router.get("")
 async def list_stock(
     es: Es,
@@ -64,12 +66,8 @@ async def list_stock(
     min_position: MinPosition = None,
     wait_ms: WaitMs = None,
 ) -> JSONResponse:
-    check_depth(page, size)
-    page_cursor = decode_cursor(cursor) if cursor else None
-    params = (
-        InventorySearch.from_dict(page_cursor.params)
-        if page_cursor
-        else InventorySearch(
+    def params() -> InventorySearch:
+        return InventorySearch(
             q=q.strip() if q and q.strip() else None,
             warehouse=warehouse,
             low_stock=low_stock,
@@ -78,19 +76,13 @@ async def list_stock(
             page=page,
             size=size,
         )
-    )
-    consistency = await read_consistency(es, settings, INVENTORY, min_position, wait_ms)
-    response, following = await search_page(
-        es,
-        alias_name(settings.elasticsearch_prefix, Projection.INVENTORY),
-        build_list(params),
-        params.to_dict(),
-        params.size,
-        page_cursor,
-    )
-    body = {
-        "total": response["hits"]["total"]["value"],
-        "items": [_row(hit["_source"]) for hit in response["hits"]["hits"]],
-        "next_cursor": following,
-    }
-    return JSONResponse(body, headers=consistency.headers())
+
+    async def render(_: InventorySearch, response: dict[str, Any], following: str | None) -> dict[str, Any]:
+        return {
+            "total": response["hits"]["total"]["value"],
+            "items": [_row(hit["_source"]) for hit in response["hits"]["hits"]],
+            "next_cursor": following,
+        }
+
+    request = PageRequest(es, settings, page, size, cursor, min_position, wait_ms)
+    return await paged_search(request, LIST, params, render)

@@ -8,9 +8,8 @@ from fastapi import APIRouter, Path, Query
 
 from search_api.availability import PRODUCT_READS, available_by_warehouse, product_and_stock, stock_levels
 from search_api.consistency import read_consistency
-from search_api.cursor import decode as decode_cursor
 from search_api.dependencies import Es, MinPosition, Settings, WaitMs
-from search_api.paging import check_depth, search_page
+from search_api.paging import PagedSearch, PageRequest, paged_search
 from search_api.queries.products import PRICE_RANGES, ProductSearch, ProductSort, build_search, build_suggest
 from shared.http_errors import ApiError
 from shared.read_models import Projection, alias_name
@@ -50,6 +49,9 @@ def _facets(aggs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+SEARCH = PagedSearch(Projection.PRODUCTS, PRODUCT_READS, ProductSearch.from_dict, build_search)
+
+
 @router.get("/search")
 async def search_products(
     es: Es,
@@ -69,18 +71,11 @@ async def search_products(
     wait_ms: WaitMs = None,
 ) -> JSONResponse:
     if price_min is not None and price_max is not None and price_min > price_max:
-        raise ApiError(
-            422,
-            "validation_failed",
-            "price_min is above price_max",
-            {"fields": {"price_min": "must not exceed price_max"}},
-        )
-    check_depth(page, size)
-    page_cursor = decode_cursor(cursor) if cursor else None
-    if page_cursor is not None:  # the cursor carries the query; other parameters are ignored
-        params = ProductSearch.from_dict(page_cursor.params)
-    else:
-        params = ProductSearch(
+        fields = {"price_min": "must not exceed price_max"}
+        raise ApiError(422, "validation_failed", "price_min is above price_max", {"fields": fields})
+
+    def params() -> ProductSearch:
+        return ProductSearch(
             q=q.strip() if q and q.strip() else None,
             brand=tuple(brand or ()),
             category=tuple(category or ()),
@@ -92,26 +87,21 @@ async def search_products(
             page=page,
             size=size,
         )
-    consistency = await read_consistency(es, settings, PRODUCT_READS, min_position, wait_ms)
-    response, following = await search_page(
-        es,
-        alias_name(settings.elasticsearch_prefix, Projection.PRODUCTS),
-        build_search(params),
-        params.to_dict(),
-        params.size,
-        page_cursor,
-    )
-    hits = response["hits"]["hits"]
-    stocked = [hit["_source"]["sku"] for hit in hits if hit["_source"].get("in_stock")]
-    levels = await stock_levels(es, settings.elasticsearch_prefix, stocked)
-    counts = {sku: sum(available_by_warehouse(stock).values()) for sku, stock in levels.items()}
-    body = {
-        "total": response["hits"]["total"]["value"],
-        "items": [_item(hit, counts) for hit in hits],
-        "facets": _facets(response["aggregations"]),
-        "next_cursor": following,
-    }
-    return JSONResponse(body, headers=consistency.headers())
+
+    async def render(_: ProductSearch, response: dict[str, Any], following: str | None) -> dict[str, Any]:
+        hits = response["hits"]["hits"]
+        stocked = [hit["_source"]["sku"] for hit in hits if hit["_source"].get("in_stock")]
+        levels = await stock_levels(es, settings.elasticsearch_prefix, stocked)
+        counts = {sku: sum(available_by_warehouse(stock).values()) for sku, stock in levels.items()}
+        return {
+            "total": response["hits"]["total"]["value"],
+            "items": [_item(hit, counts) for hit in hits],
+            "facets": _facets(response["aggregations"]),
+            "next_cursor": following,
+        }
+
+    request = PageRequest(es, settings, page, size, cursor, min_position, wait_ms)
+    return await paged_search(request, SEARCH, params, render)
 
 
 @router.get("/suggest")

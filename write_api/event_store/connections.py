@@ -53,8 +53,13 @@ class ConnectionPool:
 
     async def _take(self) -> asyncpg.Connection:
         await self._slots.acquire()
-        if self._free:
-            return self._free.pop()
+        while self._free:
+            conn = self._free.pop()
+            if not conn.is_closed():
+                return conn
+            # The server closed it while it was idle (a restart): a statement on it would fail for nothing.
+            conn.terminate()
+            self.opened -= 1
         try:
             conn = await self._connect()
         except BaseException:
