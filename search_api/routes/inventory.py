@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 
 from search_api.consistency import read_consistency
-from search_api.dependencies import Es, MinPosition, Settings, StockReader, WaitMs
+from search_api.dependencies import STAFF_ITEM, STAFF_PAGE, Es, MinPosition, Settings, StockReader, WaitMs
 from search_api.paging import PagedSearch, PageRequest, paged_search
 from search_api.queries.inventory import InventorySearch, InventorySort, build_list, build_lookup
 from shared.http_errors import ApiError
@@ -24,7 +24,7 @@ def _row(source: dict[str, Any]) -> dict[str, Any]:
     return {"sku": source["sku"], "name": source.get("name"), **{k: source.get(k) for k in ROW_FIELDS}}
 
 
-@router.get("/{sku}")
+@router.get("/{sku}", responses=STAFF_ITEM)
 async def stock_of_sku(
     es: Es,
     settings: Settings,
@@ -50,7 +50,7 @@ async def stock_of_sku(
 LIST = PagedSearch(Projection.INVENTORY, INVENTORY, InventorySearch.from_dict, build_list)
 
 
-@router.get("")
+@router.get("", responses=STAFF_PAGE)
 async def list_stock(
     es: Es,
     settings: Settings,

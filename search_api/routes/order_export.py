@@ -18,7 +18,7 @@ from fastapi.responses import StreamingResponse
 
 from search_api.consistency import read_consistency
 from search_api.cursor import decode as decode_cursor
-from search_api.dependencies import Es, MinPosition, OrderReader, Settings, WaitMs
+from search_api.dependencies import STAFF_READ, Es, MinPosition, OrderReader, Settings, Timestamp, WaitMs
 from search_api.paging import search_page
 from search_api.queries.orders import OrderSearch, OrderSort, OrderStatus, build_search
 from search_api.routes.orders import ID_PATTERN, order_filter
@@ -43,6 +43,10 @@ COLUMNS = (
 )
 # A cell starting with one of these is a formula to a spreadsheet: customer names come from the public, so such a
 # cell is written with a leading apostrophe (OWASP's advice against CSV injection).
+EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The orders as CSV"},
+    **STAFF_READ,
+}
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -98,7 +102,7 @@ async def _pages(
                 await es.close_point_in_time(id=pit)
 
 
-@router.get("/export", response_class=StreamingResponse)
+@router.get("/export", response_class=StreamingResponse, responses=EXPORT_RESPONSES)
 async def export_orders(
     es: Es,
     settings: Settings,
@@ -107,8 +111,8 @@ async def export_orders(
     customer_id: Annotated[str | None, Query(max_length=64)] = None,
     email: Annotated[str | None, Query(max_length=254)] = None,
     status: Annotated[list[OrderStatus] | None, Query(max_length=3)] = None,
-    placed_from: datetime | None = None,
-    placed_to: datetime | None = None,
+    placed_from: Timestamp | None = None,
+    placed_to: Timestamp | None = None,
     total_min: Annotated[float | None, Query(ge=0)] = None,
     total_max: Annotated[float | None, Query(ge=0)] = None,
     sku: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,

@@ -10,7 +10,7 @@ from elasticsearch import NotFoundError
 from fastapi import APIRouter, Path, Query
 
 from search_api.consistency import read_consistency
-from search_api.dependencies import Es, MinPosition, OrderReader, Settings, WaitMs
+from search_api.dependencies import STAFF_ITEM, STAFF_PAGE, Es, MinPosition, OrderReader, Settings, Timestamp, WaitMs
 from search_api.paging import PagedSearch, PageRequest, paged_search
 from search_api.queries.orders import OrderSearch, OrderSort, OrderStatus, build_search
 from shared.http_errors import ApiError
@@ -80,7 +80,7 @@ def order_filter(
     )
 
 
-@router.get("/search")
+@router.get("/search", responses=STAFF_PAGE)
 async def search_orders(
     es: Es,
     settings: Settings,
@@ -89,8 +89,8 @@ async def search_orders(
     customer_id: Annotated[str | None, Query(max_length=64)] = None,
     email: Annotated[str | None, Query(max_length=254)] = None,
     status: Annotated[list[OrderStatus] | None, Query(max_length=3)] = None,
-    placed_from: datetime | None = None,
-    placed_to: datetime | None = None,
+    placed_from: Timestamp | None = None,
+    placed_to: Timestamp | None = None,
     total_min: Annotated[float | None, Query(ge=0)] = None,
     total_max: Annotated[float | None, Query(ge=0)] = None,
     sku: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
@@ -118,7 +118,7 @@ async def search_orders(
     return await paged_search(request, SEARCH, params, render)
 
 
-@router.get("/{order_id}")
+@router.get("/{order_id}", responses=STAFF_ITEM)
 async def get_order(
     es: Es,
     settings: Settings,

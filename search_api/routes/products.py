@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from search_api.availability import PRODUCT_READS, available_by_warehouse, product_and_stock, stock_levels
 from search_api.consistency import read_consistency
-from search_api.dependencies import Es, MinPosition, Settings, WaitMs
+from search_api.dependencies import PUBLIC_ITEM, PUBLIC_PAGE, PUBLIC_READ, Es, MinPosition, Settings, WaitMs
 from search_api.paging import PagedSearch, PageRequest, paged_search
 from search_api.queries.products import PRICE_RANGES, ProductSearch, ProductSort, build_search, build_suggest
 from shared.http_errors import ApiError
@@ -52,7 +52,7 @@ def _facets(aggs: dict[str, Any]) -> dict[str, Any]:
 SEARCH = PagedSearch(Projection.PRODUCTS, PRODUCT_READS, ProductSearch.from_dict, build_search)
 
 
-@router.get("/search")
+@router.get("/search", responses=PUBLIC_PAGE)
 async def search_products(
     es: Es,
     settings: Settings,
@@ -104,7 +104,7 @@ async def search_products(
     return await paged_search(request, SEARCH, params, render)
 
 
-@router.get("/suggest")
+@router.get("/suggest", responses=PUBLIC_READ)
 async def suggest_products(
     es: Es,
     settings: Settings,
@@ -122,7 +122,7 @@ async def suggest_products(
     return JSONResponse({"suggestions": suggestions}, headers=consistency.headers())
 
 
-@router.get("/{sku}")
+@router.get("/{sku}", responses=PUBLIC_ITEM)
 async def get_product(
     es: Es,
     settings: Settings,
