@@ -65,3 +65,9 @@ PUBLIC_ITEM = error_responses(404, 422, 503)
 STAFF_READ = error_responses(401, 403, 422, 503)
 STAFF_PAGE = error_responses(400, 401, 403, 422, 503)
 STAFF_ITEM = error_responses(401, 403, 404, 422, 503)
+
+
+def first_item_link(name: str, operation_id: str, parameter: str, field: str) -> dict[int | str, dict[str, Any]]:
+    """An OpenAPI link from a page's first item to the route that reads it (for clients and stateful testing)."""
+    link = {"operationId": operation_id, "parameters": {parameter: f"$response.body#/items/0/{field}"}}
+    return {200: {"description": "Successful Response", "links": {name: link}}}

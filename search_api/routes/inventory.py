@@ -7,7 +7,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 
 from search_api.consistency import read_consistency
-from search_api.dependencies import STAFF_ITEM, STAFF_PAGE, Es, MinPosition, Settings, StockReader, WaitMs
+from search_api.dependencies import (
+    STAFF_ITEM,
+    STAFF_PAGE,
+    Es,
+    MinPosition,
+    Settings,
+    StockReader,
+    WaitMs,
+    first_item_link,
+)
 from search_api.paging import PagedSearch, PageRequest, paged_search
 from search_api.queries.inventory import InventorySearch, InventorySort, build_list, build_lookup
 from shared.http_errors import ApiError
@@ -50,7 +59,9 @@ async def stock_of_sku(
 LIST = PagedSearch(Projection.INVENTORY, INVENTORY, InventorySearch.from_dict, build_list)
 
 
-@router.get("", responses=STAFF_PAGE)
+@router.get(
+    "", responses={**STAFF_PAGE, **first_item_link("StockOfSku", "stock_of_sku_inventory__sku__get", "sku", "sku")}
+)
 async def list_stock(
     es: Es,
     settings: Settings,

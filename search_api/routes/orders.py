@@ -10,7 +10,17 @@ from elasticsearch import NotFoundError
 from fastapi import APIRouter, Path, Query
 
 from search_api.consistency import read_consistency
-from search_api.dependencies import STAFF_ITEM, STAFF_PAGE, Es, MinPosition, OrderReader, Settings, Timestamp, WaitMs
+from search_api.dependencies import (
+    STAFF_ITEM,
+    STAFF_PAGE,
+    Es,
+    MinPosition,
+    OrderReader,
+    Settings,
+    Timestamp,
+    WaitMs,
+    first_item_link,
+)
 from search_api.paging import PagedSearch, PageRequest, paged_search
 from search_api.queries.orders import OrderSearch, OrderSort, OrderStatus, build_search
 from shared.http_errors import ApiError
@@ -50,7 +60,7 @@ def placed_bound(name: str, value: datetime | None) -> str | None:
         raise ApiError(
             422, "validation_failed", f"{name} is out of range", {"fields": {name: "must fall in the years 1-9999 UTC"}}
         ) from exc
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"  # the year always in four digits
 
 
 def order_filter(
@@ -80,7 +90,10 @@ def order_filter(
     )
 
 
-@router.get("/search", responses=STAFF_PAGE)
+@router.get(
+    "/search",
+    responses={**STAFF_PAGE, **first_item_link("GetOrder", "get_order_orders__order_id__get", "order_id", "order_id")},
+)
 async def search_orders(
     es: Es,
     settings: Settings,

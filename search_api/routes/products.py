@@ -8,7 +8,16 @@ from fastapi import APIRouter, Path, Query
 
 from search_api.availability import PRODUCT_READS, available_by_warehouse, product_and_stock, stock_levels
 from search_api.consistency import read_consistency
-from search_api.dependencies import PUBLIC_ITEM, PUBLIC_PAGE, PUBLIC_READ, Es, MinPosition, Settings, WaitMs
+from search_api.dependencies import (
+    PUBLIC_ITEM,
+    PUBLIC_PAGE,
+    PUBLIC_READ,
+    Es,
+    MinPosition,
+    Settings,
+    WaitMs,
+    first_item_link,
+)
 from search_api.paging import PagedSearch, PageRequest, paged_search
 from search_api.queries.products import PRICE_RANGES, ProductSearch, ProductSort, build_search, build_suggest
 from shared.http_errors import ApiError
@@ -52,7 +61,10 @@ def _facets(aggs: dict[str, Any]) -> dict[str, Any]:
 SEARCH = PagedSearch(Projection.PRODUCTS, PRODUCT_READS, ProductSearch.from_dict, build_search)
 
 
-@router.get("/search", responses=PUBLIC_PAGE)
+@router.get(
+    "/search",
+    responses={**PUBLIC_PAGE, **first_item_link("GetProduct", "get_product_products__sku__get", "sku", "sku")},
+)
 async def search_products(
     es: Es,
     settings: Settings,

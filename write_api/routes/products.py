@@ -17,9 +17,17 @@ from write_api.routes.command_route import CommandRoute, Inputs, Link
 from write_api.routes.fields import NO_NUL, SKU_PATTERN, MoneyIn, RequestModel, optional_text, text
 from write_api.service_layer import bulk_import
 
+def _attributes_schema(schema: dict[str, Any]) -> None:
+    # pydantic writes a key pattern as `patternProperties`, which leaves keys that do not match it unchecked: say
+    # instead that every key matches it (`propertyNames`) and every value is a text.
+    ((pattern, values),) = schema.pop("patternProperties").items()
+    schema["propertyNames"] = {**schema.get("propertyNames", {}), "pattern": pattern}
+    schema["additionalProperties"] = values
+
+
 Attributes = Annotated[
     dict[Annotated[str, text(100)], Annotated[str, Field(max_length=1000, json_schema_extra={"pattern": NO_NUL})]],
-    Field(max_length=100),
+    Field(max_length=100, json_schema_extra=_attributes_schema),
 ]
 
 
