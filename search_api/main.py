@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: SearchApiSettings | None = None) -> FastAPI:
     settings = settings or SearchApiSettings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     keyring = parse_api_keys(settings.api_keys, settings.environment)
 
     @asynccontextmanager

@@ -47,7 +47,7 @@ DATABASE_UNAVAILABLE = (
 
 def create_app(settings: WriteApiSettings | None = None) -> FastAPI:
     settings = settings or WriteApiSettings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     keyring = parse_api_keys(settings.api_keys, settings.environment)  # refuse bad keys before serving
 
     @asynccontextmanager
@@ -109,7 +109,7 @@ def allow_console(app: FastAPI, settings: WriteApiSettings) -> None:
             CORSMiddleware,
             allow_origins=origins,
             allow_methods=["GET", "POST", "PUT", "PATCH"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match"],
-            expose_headers=["X-Position", "Retry-After"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "X-Correlation-Id"],
+            expose_headers=["X-Position", "X-Correlation-Id", "Retry-After"],
             max_age=600,
         )

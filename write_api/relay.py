@@ -42,7 +42,7 @@ from shared.messaging import (
 )
 from shared.retry import Backoff
 from shared.worker import ops_app, ops_server, stop_event_on_signals
-from write_api.relay_lag import measure_lag
+from write_api.relay_lag import log_published, measure_lag
 from write_api.relay_queries import LOAD_CHECKPOINT, SAVE_CHECKPOINT
 from write_api.settings import RelaySettings
 
@@ -77,6 +77,7 @@ def transaction_message(transaction: CommittedTransaction) -> aio_pika.Message:
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         message_id=transaction_message_id(transaction),
         type=TRANSACTION,
+        correlation_id=transaction.correlation_ids[0] if len(transaction.correlation_ids) == 1 else None,
     )
 
 
@@ -232,6 +233,7 @@ class Relay:
         BATCH_SIZE.observe(events)
         CONFIRM_LATENCY.observe(time.perf_counter() - started)
         CHECKPOINT.set(checkpoint.global_position)
+        log_published(batch, events)
 
     def _finish_parts(self, batch: TransactionBatch) -> None:
         """A transaction sent in parts whose last part went out (this read does not continue it) is published whole:
@@ -288,7 +290,7 @@ async def main_async(settings: RelaySettings) -> None:
 
 def main() -> None:
     settings = RelaySettings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     worker.run(main_async(settings))
 
 

@@ -116,6 +116,7 @@ async def test_the_openapi_entry_comes_from_the_declaration(http: Any) -> None:
         ("sku", "path", True),
         ("If-Match", "header", False),
         ("Idempotency-Key", "header", False),
+        ("X-Correlation-Id", "header", False),
     ]
     assert operation["requestBody"] == {
         "required": False,

@@ -25,6 +25,7 @@ from starlette.routing import Route
 from shared.auth import Role
 from shared.bearer_auth import BEARER_SCHEME, RoleKey
 from shared.http_errors import ApiError, ErrorEnvelope, error_operation_responses
+from write_api.command_runner import CORRELATION_ID_PATTERN
 from write_api.idempotency import MAX_KEY_LENGTH
 from write_api.routes.fields import parse_json_body
 
@@ -143,23 +144,27 @@ class CommandRoute:
             for p, pattern in self.params.items()
         ]
         if self.if_match:
-            schema = {"type": "string", "pattern": f'^(W/)?"?[0-9]{{1,{MAX_VERSION_DIGITS}}}"?$'}
-            description = "the stream version the command expects (409 `version_conflict` otherwise)"
-            parameters.append(
-                {"name": "If-Match", "in": "header", "required": False, "schema": schema, "description": description}
-            )
+            version = {"type": "string", "pattern": f'^(W/)?"?[0-9]{{1,{MAX_VERSION_DIGITS}}}"?$'}
+            parameters.append(_header("If-Match", version, "the stream version the command expects (else 409)"))
         key = {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": r"\S"}
-        description = "the same key with the same body answers the first answer again, and appends nothing"
-        parameters.append(
-            {"name": "Idempotency-Key", "in": "header", "required": False, "schema": key, "description": description}
-        )
+        again = "the same key with the same body answers the first answer again, and appends nothing"
+        parameters.append(_header("Idempotency-Key", key, again))
+        correlation = {"type": "string", "pattern": CORRELATION_ID_PATTERN}
+        travels = "ties the command to the caller's own work: it travels with the events into every log line"
+        parameters.append(_header("X-Correlation-Id", correlation, travels))
         return parameters
 
     def _answer(self, operation_ids: Mapping[Endpoint, str]) -> dict[str, Any]:
         answer: dict[str, Any] = {"description": self.answer_description or "Successful Response"}
         if self.answer is not None:
             answer["content"] = {"application/json": {"schema": _ref(self.answer)}}
-        answer["headers"] = {"X-Position": {"description": "the write's position", "schema": {"type": "string"}}}
+        answer["headers"] = {
+            "X-Position": {"description": "the write's position", "schema": {"type": "string"}},
+            "X-Correlation-Id": {
+                "description": "the request's, or else the command's id",
+                "schema": {"type": "string"},
+            },
+        }
         links = {
             name: {"operationId": operation_ids[link.target], "parameters": dict(link.parameters)}
             for name, link in self.links.items()
@@ -206,6 +211,10 @@ def parse_if_match(if_match: str | None) -> int | None:
             400, "malformed_request", f"If-Match must be a stream version (at most {MAX_VERSION_DIGITS} digits)"
         )
     return int(value)
+
+
+def _header(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "header", "required": False, "schema": schema, "description": description}
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:

@@ -17,6 +17,7 @@ from write_api.routes.command_route import CommandRoute, Inputs, Link
 from write_api.routes.fields import NO_NUL, SKU_PATTERN, MoneyIn, RequestModel, optional_text, text
 from write_api.service_layer import bulk_import
 
+
 def _attributes_schema(schema: dict[str, Any]) -> None:
     # pydantic writes a key pattern as `patternProperties`, which leaves keys that do not match it unchecked: say
     # instead that every key matches it (`propertyNames`) and every value is a text.
