@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from search_api.console import mount_console
 from search_api.routes import inventory, order_export, orders, products, status
 from search_api.settings import SearchApiSettings
+from shared.api_docs import install_docs
 from shared.app_tuning import NO_TELEMETRY, freeze_startup_objects
 from shared.auth import parse_api_keys
 from shared.elastic import elasticsearch_answers, elasticsearch_client
@@ -45,7 +46,14 @@ def create_app(settings: SearchApiSettings | None = None) -> FastAPI:
         finally:
             await es.close()
 
-    app = FastAPI(title="Search API", version="1", lifespan=lifespan, telemetry=NO_TELEMETRY)
+    app = FastAPI(
+        title="Search API",
+        version="1",
+        lifespan=lifespan,
+        telemetry=NO_TELEMETRY,
+        docs_url=None,  # install_docs: Swagger UI from the API itself, not a CDN
+        redoc_url=None,
+    )
 
     async def ready() -> dict[str, bool]:
         return {"elasticsearch": await elasticsearch_answers(app.state.es)}
@@ -62,6 +70,7 @@ def create_app(settings: SearchApiSettings | None = None) -> FastAPI:
     app.include_router(orders.router)
     app.include_router(status.router)
     mount_console(app)
+    install_docs(app, "Search API")
     return app
 
 

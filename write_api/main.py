@@ -12,6 +12,7 @@ import asyncpg
 from fastapi import FastAPI, Request
 from starlette.middleware.cors import CORSMiddleware
 
+from shared.api_docs import install_docs
 from shared.app_tuning import NO_TELEMETRY, freeze_startup_objects
 from shared.auth import parse_api_keys
 from shared.http_errors import error_response, install_error_handlers
@@ -71,7 +72,15 @@ def create_app(settings: WriteApiSettings | None = None) -> FastAPI:
             await connections.close()
 
     # Clients that forget `Content-Type: application/json` still send JSON; accept it.
-    app = FastAPI(title="Write API", version="1", lifespan=lifespan, telemetry=NO_TELEMETRY, strict_content_type=False)
+    app = FastAPI(
+        title="Write API",
+        version="1",
+        lifespan=lifespan,
+        telemetry=NO_TELEMETRY,
+        strict_content_type=False,
+        docs_url=None,  # install_docs: Swagger UI from the API itself, not a CDN
+        redoc_url=None,
+    )
 
     async def ready() -> dict[str, bool]:
         try:
@@ -95,6 +104,7 @@ def create_app(settings: WriteApiSettings | None = None) -> FastAPI:
     # Routes are matched in order, one regular expression each: the commands first, the busiest (POST /orders) first
     # of all, then the operations and documentation routes.
     add_command_routes(app, orders.ROUTES + inventory.ROUTES + products.ROUTES)
+    install_docs(app, "Write API")
     limits = {"/products/import": settings.import_max_bytes}
     app.add_middleware(BodySizeLimit, default_limit=settings.max_body_bytes, limits=limits)
     allow_console(app, settings)
