@@ -131,3 +131,22 @@ def test_a_server_going_or_coming_back_is_a_503(error: type[Exception]) -> None:
 
 def test_a_bad_statement_is_not_a_503() -> None:
     assert not issubclass(asyncpg.UndefinedColumnError, DATABASE_UNAVAILABLE)
+
+
+async def test_a_connection_whose_session_the_server_ended_is_not_lent_again() -> None:
+    made: list[FakeConnection] = []
+
+    async def connect() -> Any:
+        made.append(FakeConnection())
+        return made[-1]
+
+    pool = ConnectionPool(connect, size=2)
+    for error in (asyncpg.AdminShutdownError("terminating connection"), asyncpg.UniqueViolationError("dup")):
+        with pytest.raises(type(error)):
+            async with pool.acquire():
+                raise error
+    # The first connection met the server going (57P01): gone, though its socket had not said so yet. The second
+    # met an ordinary statement error: kept for the next statement.
+    assert [c.terminated for c in made] == [True, False]
+    async with pool.acquire() as lent:
+        assert id(lent) == id(made[1])

@@ -10,6 +10,8 @@ from typing import Any, Protocol, TypeVar
 import asyncpg
 
 T = TypeVar("T")
+# The server's errors that end the session: after one, a connection is closed, or about to be.
+SESSION_ENDING = (asyncpg.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError)
 
 
 class Connections(Protocol):
@@ -70,8 +72,14 @@ class ConnectionPool:
 
     def _give_back(self, conn: asyncpg.Connection, failure: BaseException | None = None) -> None:
         # A statement error leaves the connection idle; so does a cancellation, once the cancel request asyncpg
-        # sends has been answered (the connection's next statement waits for that). Anything else is suspect.
-        sound = failure is None or isinstance(failure, asyncpg.PostgresError | asyncio.CancelledError)
+        # sends has been answered (the connection's next statement waits for that). Anything else is suspect, and so
+        # is an error that says the server is ending the session (57xxx, 08xxx): such a connection may not have
+        # seen its socket close yet, and lent again it failed the next statement ("another operation is in
+        # progress", a 500 under tests/integration/test_chaos.py).
+        sound = failure is None or (
+            isinstance(failure, asyncpg.PostgresError | asyncio.CancelledError)
+            and not isinstance(failure, SESSION_ENDING)
+        )
         if sound and not self._closed and not conn.is_closed() and not conn.is_in_transaction():
             self._free.append(conn)
         else:
