@@ -90,12 +90,6 @@ def create_app(settings: WriteApiSettings | None = None) -> FastAPI:
         except Exception:  # noqa: BLE001 - any failure means not ready
             return {"postgres": False}
 
-    async def on_database_unavailable(_: Request, exc: Exception) -> JSONResponse:
-        log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
-        return error_response(
-            503, "unavailable", "the event store does not answer; retry shortly", headers={"Retry-After": "1"}
-        )
-
     install_error_handlers(app)
     for unavailable in DATABASE_UNAVAILABLE:
         app.add_exception_handler(unavailable, on_database_unavailable)
@@ -109,6 +103,13 @@ def create_app(settings: WriteApiSettings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, default_limit=settings.max_body_bytes, limits=limits)
     allow_console(app, settings)
     return app
+
+
+async def on_database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+    return error_response(
+        503, "unavailable", "the event store does not answer; retry shortly", headers={"Retry-After": "1"}
+    )
 
 
 def allow_console(app: FastAPI, settings: WriteApiSettings) -> None:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import shutil
+import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
@@ -63,11 +65,14 @@ class Servers:
 
 
 @pytest_asyncio.fixture(scope="module")
-async def servers(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Servers]:
+async def servers() -> AsyncIterator[Servers]:
+    # Not under pytest's temporary folder: PostgreSQL and Elasticsearch run as users of their own, and every pytest
+    # session that starts on the machine makes /tmp/pytest-of-<user> private again (mode 700), locking them out.
+    home = Path(tempfile.mkdtemp(prefix="shop-chaos-"))
     made = Servers(
-        PrivatePostgres(tmp_path_factory.mktemp("chaos-pg")),
-        PrivateRabbit(tmp_path_factory.mktemp("chaos-rabbitmq")),
-        PrivateElasticsearch(tmp_path_factory.mktemp("chaos-es")),
+        PrivatePostgres(home / "postgres"),
+        PrivateRabbit(home / "rabbitmq"),
+        PrivateElasticsearch(home / "elasticsearch"),
     )
     all_three = (made.postgres, made.rabbitmq, made.elasticsearch)
     try:
@@ -80,6 +85,7 @@ async def servers(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Ser
                 server.thaw()
             with contextlib.suppress(Exception):
                 await server.stop()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @dataclass
