@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from elasticsearch import AsyncElasticsearch
 from fastapi import Depends, Query, Request
-from pydantic import BeforeValidator
+from pydantic import BaseModel, BeforeValidator
 
 from search_api.settings import SearchApiSettings
 from shared.auth import Role
@@ -67,7 +67,11 @@ STAFF_PAGE = error_responses(400, 401, 403, 422, 503)
 STAFF_ITEM = error_responses(401, 403, 404, 422, 503)
 
 
-def first_item_link(name: str, operation_id: str, parameter: str, field: str) -> dict[int | str, dict[str, Any]]:
+def answer(model: type[BaseModel], links: dict[str, Any] | None = None) -> dict[int | str, dict[str, Any]]:
+    """The 200 answer's body model (and links) for a route's OpenAPI `responses`."""
+    return {200: {"model": model, "description": "Successful Response", **({"links": links} if links else {})}}
+
+
+def first_item_link(name: str, operation_id: str, parameter: str, field: str) -> dict[str, Any]:
     """An OpenAPI link from a page's first item to the route that reads it (for clients and stateful testing)."""
-    link = {"operationId": operation_id, "parameters": {parameter: f"$response.body#/items/0/{field}"}}
-    return {200: {"description": "Successful Response", "links": {name: link}}}
+    return {name: {"operationId": operation_id, "parameters": {parameter: f"$response.body#/items/0/{field}"}}}

@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 Render = Callable[[Outcome[Any]], dict[str, Any]]
 
 
-CORRELATION_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+# Empty is as good as absent: some HTTP clients drop a header whose value is empty, others send it.
+CORRELATION_ID_PATTERN = r"^[A-Za-z0-9._:-]{0,128}$"
 _CORRELATION_ID = re.compile(CORRELATION_ID_PATTERN)
 
 
@@ -37,7 +38,7 @@ def correlation_header(request: Request) -> str | None:
     value = request.headers.get("x-correlation-id")
     if value is not None and not _CORRELATION_ID.match(value):
         raise ApiError(400, "malformed_request", f"X-Correlation-Id must match {CORRELATION_ID_PATTERN}")
-    return value
+    return value or None
 
 
 def command_metadata(role: Role, correlation_id: str | None = None, causation_id: str | None = None) -> dict[str, Any]:
@@ -69,6 +70,7 @@ async def run_command(
     expected_version: int | None = None,
 ) -> JSONResponse:
     store: EventStore = request.app.state.store
+    metadata = command_metadata(role, correlation_header(request))  # a bad header is a 400 even for a replay
     key = idempotency_key(request)
     idempotency = None
     if key is not None:
@@ -78,7 +80,7 @@ async def run_command(
             return answer
         idempotency = IdempotencyRequest(key, hashed, status_code, render)
     context = CommandContext(
-        metadata=command_metadata(role, correlation_header(request)),
+        metadata=metadata,
         expected_version=expected_version,
         idempotency=idempotency,
         locks=request.app.state.locks,
@@ -155,6 +157,7 @@ async def run_bulk(
     The Idempotency-Key is recorded once the whole request is done; a retry after a crash in between simply
     applies again what is missing (bulk commands are upserts or idempotent by content)."""
     store: EventStore = request.app.state.store
+    metadata = command_metadata(role, correlation_header(request))  # a bad header is a 400 even for a replay
     key = idempotency_key(request)
     body = await request.body()
     hashed = request_hash(request.method, request.url.path, body)
@@ -162,7 +165,7 @@ async def run_bulk(
         return recorded
     items, rejected = parse(body, request.headers.get("content-type", ""))
     context = CommandContext(
-        metadata=command_metadata(role, correlation_header(request)),
+        metadata=metadata,
         locks=request.app.state.locks,
         cache=request.app.state.cache,
     )

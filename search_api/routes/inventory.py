@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
+from search_api.answers import StockOfSku, StockPage
 from search_api.consistency import read_consistency
 from search_api.dependencies import (
     STAFF_ITEM,
@@ -15,6 +16,7 @@ from search_api.dependencies import (
     Settings,
     StockReader,
     WaitMs,
+    answer,
     first_item_link,
 )
 from search_api.paging import PagedSearch, PageRequest, paged_search
@@ -24,6 +26,7 @@ from shared.read_models import Projection, alias_name
 from shared.responses import JSONResponse
 
 router = APIRouter(prefix="/inventory", tags=["inventory"])
+TO_STOCK = first_item_link("StockOfSku", "stock_of_sku_inventory__sku__get", "sku", "sku")
 INVENTORY = (Projection.INVENTORY,)
 ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 ROW_FIELDS = ("warehouse", "on_hand", "reserved", "available", "low_stock_threshold", "low_stock", "updated_at")
@@ -33,7 +36,7 @@ def _row(source: dict[str, Any]) -> dict[str, Any]:
     return {"sku": source["sku"], "name": source.get("name"), **{k: source.get(k) for k in ROW_FIELDS}}
 
 
-@router.get("/{sku}", responses=STAFF_ITEM)
+@router.get("/{sku}", responses={**STAFF_ITEM, **answer(StockOfSku)})
 async def stock_of_sku(
     es: Es,
     settings: Settings,
@@ -59,9 +62,7 @@ async def stock_of_sku(
 LIST = PagedSearch(Projection.INVENTORY, INVENTORY, InventorySearch.from_dict, build_list)
 
 
-@router.get(
-    "", responses={**STAFF_PAGE, **first_item_link("StockOfSku", "stock_of_sku_inventory__sku__get", "sku", "sku")}
-)
+@router.get("", responses={**STAFF_PAGE, **answer(StockPage, TO_STOCK)})
 async def list_stock(
     es: Es,
     settings: Settings,

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from elasticsearch import NotFoundError
 from fastapi import APIRouter, Path, Query
 
+from search_api.answers import OrderDetail, OrderPage
 from search_api.consistency import read_consistency
 from search_api.dependencies import (
     STAFF_ITEM,
@@ -19,6 +20,7 @@ from search_api.dependencies import (
     Settings,
     Timestamp,
     WaitMs,
+    answer,
     first_item_link,
 )
 from search_api.paging import PagedSearch, PageRequest, paged_search
@@ -28,6 +30,7 @@ from shared.read_models import Projection, alias_name
 from shared.responses import JSONResponse
 
 router = APIRouter(prefix="/orders", tags=["orders"])
+TO_ORDER = first_item_link("GetOrder", "get_order_orders__order_id__get", "order_id", "order_id")
 ORDERS = (Projection.ORDERS,)
 ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 
@@ -92,7 +95,7 @@ def order_filter(
 
 @router.get(
     "/search",
-    responses={**STAFF_PAGE, **first_item_link("GetOrder", "get_order_orders__order_id__get", "order_id", "order_id")},
+    responses={**STAFF_PAGE, **answer(OrderPage, TO_ORDER)},
 )
 async def search_orders(
     es: Es,
@@ -131,7 +134,7 @@ async def search_orders(
     return await paged_search(request, SEARCH, params, render)
 
 
-@router.get("/{order_id}", responses=STAFF_ITEM)
+@router.get("/{order_id}", responses={**STAFF_ITEM, **answer(OrderDetail)})
 async def get_order(
     es: Es,
     settings: Settings,

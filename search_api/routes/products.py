@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
+from search_api.answers import ProductDetail, ProductPage, Suggestions
 from search_api.availability import PRODUCT_READS, available_by_warehouse, product_and_stock, stock_levels
 from search_api.consistency import read_consistency
 from search_api.dependencies import (
@@ -16,6 +18,7 @@ from search_api.dependencies import (
     MinPosition,
     Settings,
     WaitMs,
+    answer,
     first_item_link,
 )
 from search_api.paging import PagedSearch, PageRequest, paged_search
@@ -25,8 +28,10 @@ from shared.read_models import Projection, alias_name
 from shared.responses import JSONResponse
 
 router = APIRouter(prefix="/products", tags=["products"])
+TO_PRODUCT = first_item_link("GetProduct", "get_product_products__sku__get", "sku", "sku")
 
 SKU_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 PRODUCTS = (Projection.PRODUCTS,)
 
 
@@ -63,7 +68,7 @@ SEARCH = PagedSearch(Projection.PRODUCTS, PRODUCT_READS, ProductSearch.from_dict
 
 @router.get(
     "/search",
-    responses={**PUBLIC_PAGE, **first_item_link("GetProduct", "get_product_products__sku__get", "sku", "sku")},
+    responses={**PUBLIC_PAGE, **answer(ProductPage, TO_PRODUCT)},
 )
 async def search_products(
     es: Es,
@@ -116,7 +121,7 @@ async def search_products(
     return await paged_search(request, SEARCH, params, render)
 
 
-@router.get("/suggest", responses=PUBLIC_READ)
+@router.get("/suggest", responses={**PUBLIC_READ, **answer(Suggestions)})
 async def suggest_products(
     es: Es,
     settings: Settings,
@@ -126,15 +131,20 @@ async def suggest_products(
     wait_ms: WaitMs = None,
 ) -> JSONResponse:
     consistency = await read_consistency(es, settings, PRODUCTS, min_position, wait_ms)
+    # The completion suggester reserves some control characters (U+001F, U+001E, NUL) and refuses a prefix that
+    # holds one: no word holds any control character, so they are spaces here.
+    prefix = CONTROL.sub(" ", q).strip()
+    if not prefix:
+        return JSONResponse({"suggestions": []}, headers=consistency.headers())
     response = await es.search(
-        index=alias_name(settings.elasticsearch_prefix, Projection.PRODUCTS), body=build_suggest(q, size)
+        index=alias_name(settings.elasticsearch_prefix, Projection.PRODUCTS), body=build_suggest(prefix, size)
     )
     options = response["suggest"]["products"][0]["options"]
     suggestions = [{"text": o["text"], "sku": o["_source"]["sku"]} for o in options]
     return JSONResponse({"suggestions": suggestions}, headers=consistency.headers())
 
 
-@router.get("/{sku}", responses=PUBLIC_ITEM)
+@router.get("/{sku}", responses={**PUBLIC_ITEM, **answer(ProductDetail)})
 async def get_product(
     es: Es,
     settings: Settings,
