@@ -105,7 +105,8 @@ def st_run(platform: Platform, api: str, role: str, report: Path) -> tuple[int, 
         str(report),
     ]
     env = {**os.environ, "NO_COLOR": "1"}
-    done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=600, env=env)
+    # Run in the test's folder: schemathesis keeps a cache of what it found (.schemathesis/) where it runs.
+    done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=600, env=env, cwd=report)
     return done.returncode, done.stdout + done.stderr
 
 
