@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from search_api.routes.orders import placed_bound
 from shared.http_errors import ApiError
-from write_api.event_store.connections import ConnectionPool
+from write_api.event_store.connections import ConnectionPool, ends_session
 from write_api.main import DATABASE_UNAVAILABLE
 from write_api.routes.command_route import parse_if_match
 from write_api.routes.fields import NOT_BLANK, MoneyIn
@@ -150,3 +150,29 @@ async def test_a_connection_whose_session_the_server_ended_is_not_lent_again() -
     assert [c.terminated for c in made] == [True, False]
     async with pool.acquire() as lent:
         assert id(lent) == id(made[1])
+
+
+def test_a_fatal_error_ends_the_session_whatever_its_class() -> None:
+    io_error = asyncpg.exceptions.PostgresIOError("could not write")
+    io_error.severity = "FATAL"
+    plain = asyncpg.exceptions.PostgresIOError("could not write")
+    plain.severity = "ERROR"
+    assert ends_session(io_error) and not ends_session(plain)
+    assert ends_session(asyncpg.AdminShutdownError("bye")) and not ends_session(asyncpg.UniqueViolationError("dup"))
+
+
+async def test_a_statement_refused_on_a_busy_connection_is_sent_again_on_another() -> None:
+    made: list[FakeConnection] = []
+
+    async def connect() -> Any:
+        made.append(FakeConnection())
+        return made[-1]
+
+    async def statement(conn: Any, query: str) -> str:
+        if conn is made[0]:
+            raise asyncpg.exceptions.InternalClientError("cannot switch to state 12; another operation is in progress")
+        return f"{query} on connection {made.index(conn)}"
+
+    pool = ConnectionPool(connect, size=2)
+    assert await pool._run(statement, "SELECT 1", ()) == "SELECT 1 on connection 1"
+    assert made[0].terminated and not made[1].terminated

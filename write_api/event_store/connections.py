@@ -14,6 +14,12 @@ T = TypeVar("T")
 SESSION_ENDING = (asyncpg.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError)
 
 
+def ends_session(failure: BaseException) -> bool:
+    """Whether the server ended the session with this error: its class says so, or its severity (a FATAL or PANIC
+    error ends the session whatever its code, e.g. an I/O error as the server crashes)."""
+    return isinstance(failure, SESSION_ENDING) or getattr(failure, "severity", None) in ("FATAL", "PANIC")
+
+
 class Connections(Protocol):
     """Where the store runs its statements: ConnectionPool in the write API; asyncpg's pool fits too (tests)."""
 
@@ -77,8 +83,7 @@ class ConnectionPool:
         # seen its socket close yet, and lent again it failed the next statement ("another operation is in
         # progress", a 500 under tests/integration/test_chaos.py).
         sound = failure is None or (
-            isinstance(failure, asyncpg.PostgresError | asyncio.CancelledError)
-            and not isinstance(failure, SESSION_ENDING)
+            isinstance(failure, asyncpg.PostgresError | asyncio.CancelledError) and not ends_session(failure)
         )
         if sound and not self._closed and not conn.is_closed() and not conn.is_in_transaction():
             self._free.append(conn)
@@ -104,14 +109,24 @@ class ConnectionPool:
         return await self._run(asyncpg.Connection.fetchrow, query, args)
 
     async def _run(self, statement: Callable[..., Awaitable[T]], query: str, args: tuple[Any, ...]) -> T:
-        conn = await self._take()
-        try:
-            result = await statement(conn, query, *args)
-        except BaseException as exc:
-            self._give_back(conn, exc)
-            raise
-        self._give_back(conn)
-        return result
+        for attempt in (1, 2):
+            conn = await self._take()
+            try:
+                result = await statement(conn, query, *args)
+            except asyncpg.exceptions.InternalClientError as exc:
+                # "Another operation is in progress": the connection was still busy with an earlier operation that
+                # the server's going cut short. The driver refuses before sending anything (unlike a ProtocolError,
+                # its subclass), so the statement is sent again, on another connection.
+                self._give_back(conn, exc)
+                if attempt == 2 or isinstance(exc, asyncpg.exceptions.ProtocolError):
+                    raise
+                continue
+            except BaseException as exc:
+                self._give_back(conn, exc)
+                raise
+            self._give_back(conn)
+            return result
+        raise AssertionError("unreachable")
 
     async def fetchval(self, query: str, *args: Any) -> Any:
         row = await self.fetchrow(query, *args)
