@@ -59,9 +59,10 @@ class ConnectionPool:
             self._free.append(await self._connect())
             self.opened += 1
 
-    async def _take(self) -> asyncpg.Connection:
+    async def _take(self, fresh: bool = False) -> asyncpg.Connection:
+        """A free connection (`fresh`: a new one), or a new one while there is room; else wait for one."""
         await self._slots.acquire()
-        while self._free:
+        while self._free and not fresh:
             conn = self._free.pop()
             if not conn.is_closed():
                 return conn
@@ -110,13 +111,14 @@ class ConnectionPool:
 
     async def _run(self, statement: Callable[..., Awaitable[T]], query: str, args: tuple[Any, ...]) -> T:
         for attempt in (1, 2):
-            conn = await self._take()
+            conn = await self._take(fresh=attempt == 2)
             try:
                 result = await statement(conn, query, *args)
             except asyncpg.exceptions.InternalClientError as exc:
                 # "Another operation is in progress": the connection was still busy with an earlier operation that
                 # the server's going cut short. The driver refuses before sending anything (unlike a ProtocolError,
-                # its subclass), so the statement is sent again, on another connection.
+                # its subclass), so the statement is sent again, on a new connection (the others that were lent
+                # when the server went may be as busy).
                 self._give_back(conn, exc)
                 if attempt == 2 or isinstance(exc, asyncpg.exceptions.ProtocolError):
                     raise
