@@ -6,6 +6,13 @@
 #   migrations  python -m write_api.migrate        (one-shot; reads /app/infra/postgres/*.sql)
 # The source tree is run in place from /app (PYTHONPATH), not installed as a wheel: the migrations are found
 # relative to the package source, at <root>/infra/postgres.
+# Swagger UI for /docs, from the npm registry as package-lock.json pins it (no install scripts run): the APIs serve
+# it themselves (shared/api_docs.py), so /docs needs no CDN.
+FROM node:20-slim AS web-assets
+WORKDIR /assets
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -27,6 +34,7 @@ RUN pip install --no-cache-dir -r requirements.lock
 
 # The source tree (see .dockerignore for what is left out), readable by everyone, writable by root only.
 COPY . .
+COPY --from=web-assets /assets/node_modules/swagger-ui-dist /app/node_modules/swagger-ui-dist
 RUN python -m compileall -q write_api projector search_api shared
 
 USER 10001:10001

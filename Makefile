@@ -4,10 +4,10 @@ PY := .venv/bin/python
 WRITE_API_URL ?= http://127.0.0.1:8001
 SEARCH_API_URL ?= http://127.0.0.1:8002
 
-.PHONY: up down test lint services venv browser migrate platform upgrade demo status logs clean bench-write check-compose
+.PHONY: up down test lint services venv web-assets browser migrate platform upgrade demo status logs clean bench-write check-compose
 
 ## up: install and start PostgreSQL, RabbitMQ, Elasticsearch and the four processes, load the demo catalogue
-up: services venv migrate platform upgrade demo
+up: services venv web-assets migrate platform upgrade demo
 	@echo
 	@echo "Console     $(SEARCH_API_URL)/   (shop; staff pages sign in with an API key, e.g. dev-warehouse-key)"
 	@echo "Write API   $(WRITE_API_URL)/docs"
@@ -21,7 +21,7 @@ down:
 	bash infra/services.sh stop
 
 ## test: start the services if needed and run the whole test suite against them (the console's in Chromium)
-test: services venv browser
+test: services venv web-assets browser
 	$(PY) -m pytest
 
 ## lint: ruff, mypy, the import contracts (pyproject.toml), module and function sizes, the compose file / Dockerfile
@@ -38,6 +38,10 @@ services:
 
 venv:
 	bash infra/python.sh
+
+## web-assets: Swagger UI for /docs (npm, pinned by package-lock.json), served by the APIs themselves
+web-assets:
+	bash infra/web_assets.sh
 
 browser:
 	bash infra/browser.sh

@@ -13,6 +13,8 @@ PG_PORT="${PG_PORT:-5432}"
 PG_DB="${PG_DB:-shop}"
 PG_ROLE="${PG_ROLE:-shop}"
 PG_PASSWORD="${PG_PASSWORD:-shop}"
+# Memory of a new PostgreSQL cluster (written at initdb): the platform's, or a test's own small one.
+PG_SHARED_BUFFERS="${PG_SHARED_BUFFERS:-512MB}"
 
 RABBITMQ_PORT="${RABBITMQ_PORT:-5672}"
 RABBITMQ_DIST_PORT="${RABBITMQ_DIST_PORT:-25672}"

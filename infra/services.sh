@@ -5,6 +5,11 @@
 # Processes are tracked and stopped by the pid they wrote, never by process name.
 #
 #   infra/services.sh install|start|stop|status [postgres|rabbitmq|elasticsearch]...
+#
+# Another instance of a service (a test's own, to kill and start again): another STATE_DIR and other ports
+# (PG_PORT; RABBITMQ_PORT, RABBITMQ_DIST_PORT, RABBITMQ_NODENAME; ES_PORT, whose transport port is ES_PORT + 100),
+# and smaller memory (PG_SHARED_BUFFERS, ES_HEAP). Elasticsearch is unpacked from the zip already downloaded into
+# the local Maven repository, not fetched again.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -86,7 +91,7 @@ listen_addresses = '127.0.0.1'
 port = $PG_PORT
 unix_socket_directories = '$PG_DIR/socket'
 max_connections = 200
-shared_buffers = 512MB
+shared_buffers = $PG_SHARED_BUFFERS
 synchronous_commit = on
 wal_compression = on
 max_wal_size = 4GB

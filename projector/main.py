@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     settings = ProjectorSettings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     if args.projections and args.command == "run":
         parser.error("run takes no projection names (set PROJECTIONS)")
     if args.command == "rebuild" and len(args.projections) != 1:

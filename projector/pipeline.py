@@ -46,6 +46,41 @@ EARLY_BACKOFF_MAX_S = 1.0
 RETRY_DELAYS = (0.2, 0.5, 1, 2, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5)  # about a minute, then the batch goes back
 
 
+def log_applied(projection: str, events: list[Envelope], messages: int, position: int | None) -> None:
+    """One line per batch at INFO with every correlation id in it (so that a grep for a command's id finds the batch
+    that brought it to the index), and one per event at DEBUG."""
+    if not events or not log.isEnabledFor(logging.INFO):
+        return
+    if log.isEnabledFor(logging.DEBUG):
+        for event in events:
+            log.debug(
+                "projection %s applied %s %s v%d",
+                projection,
+                event.event_type,
+                event.stream_id,
+                event.version,
+                extra={
+                    "projection": projection,
+                    "correlation_id": event.metadata.get("correlation_id"),
+                    "event_id": str(event.event_id),
+                    "transaction_id": event.transaction_id,
+                },
+            )
+    ids = sorted({str(c) for e in events if (c := e.metadata.get("correlation_id")) is not None})
+    log.info(
+        "projection %s applied %d events of %d messages",
+        projection,
+        len(events),
+        messages,
+        extra={
+            "projection": projection,
+            "events": len(events),
+            "position": position,
+            "correlation_ids": ids,
+        },
+    )
+
+
 @dataclass
 class Message:
     """One delivery as the batch sees it."""
@@ -161,6 +196,7 @@ class Pipeline:
         vouched = [m.decoded.position for m in messages[:held] if m.decoded and m.decoded.position is not None]
         newest = max((events[i].recorded_at for m in messages[:held] for i in m.events), default=None)
         await self.positions.advance(max(vouched, default=None), newest)
+        log_applied(self.name, events, len(batch), max(vouched, default=None))
 
     def sort_outcomes(self, messages: list[Message], applied: Applied) -> None:
         """Per message, its poison and early events; an early event whose sequence has an event parked is poison."""

@@ -18,6 +18,8 @@ class BaseServiceSettings(BaseSettings):
 
     environment: Environment = "development"
     log_level: str = "INFO"
+    # `plain` lines of text, or `json`: one JSON object per line (shared/logging.py).
+    log_format: Literal["plain", "json"] = "plain"
     # Address the workers' operations endpoints (/healthz, /readyz, /metrics) listen on.
     ops_host: str = "127.0.0.1"
 

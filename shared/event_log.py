@@ -85,6 +85,8 @@ class CommittedTransaction:
     events: int
     envelopes: bytes  # a JSON array of the events' envelopes, in read order
     complete: bool  # False: the transaction continues in the next read
+    # The commands' correlation ids in its events' metadata (one, for a transaction a command wrote): for the logs.
+    correlation_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,7 @@ WITH snapshot AS (
     SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin
 ), batch AS (
     SELECT transaction_id::text::bigint AS transaction_id, global_position, stream_type, event_type,
+           metadata->>'correlation_id' AS correlation_id,
            json_build_object(
                'event_id', event_id, 'stream_id', stream_id, 'stream_type', stream_type, 'version', version,
                'global_position', global_position, 'transaction_id', transaction_id::text::bigint,
@@ -145,6 +148,7 @@ WITH snapshot AS (
            count(*) AS events,
            array_agg(DISTINCT stream_type ORDER BY stream_type) AS stream_types,
            array_agg(DISTINCT event_type ORDER BY event_type) AS event_types,
+           array_remove(array_agg(DISTINCT correlation_id), NULL) AS correlation_ids,
            '[' || string_agg(envelope, ',' ORDER BY global_position) || ']' AS envelopes
     FROM batch
     GROUP BY transaction_id
@@ -233,6 +237,7 @@ async def read_transactions(conn: Conn, after: ReadPosition, limit: int) -> Tran
             events=r["events"],
             envelopes=r["envelopes"].encode(),
             complete=True,
+            correlation_ids=tuple(r["correlation_ids"]),
         )
         for r in rows
         if r["transaction_id"] is not None

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.responses import JSONResponse
@@ -44,6 +45,66 @@ def error_response(
 ) -> JSONResponse:
     body = {"error": {"code": code, "message": message, "details": dict(details or {})}}
     return JSONResponse(status_code=status, content=body, headers=dict(headers or {}))
+
+
+class ErrorBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="stable, snake_case")
+    message: str = Field(description="for a person")
+    details: dict[str, Any] = Field(description="what the code needs: `fields` (field -> problem) for a 422")
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error body of both APIs (API.md "Errors")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: ErrorBody
+
+
+# What each error status means in these APIs, as both OpenAPI documents describe it.
+ERROR_MEANINGS = {
+    400: "Malformed request (`malformed_request`: a body that is not JSON, a bad If-Match or Idempotency-Key; "
+    "`invalid_cursor`: a cursor this API did not issue, or one that expired)",
+    401: "No API key, or not a valid one (`unauthorized`)",
+    403: "The key's role may not do this (`forbidden`)",
+    404: "Unknown resource (`not_found`)",
+    409: "Conflict: `version_conflict`, `insufficient_stock`, `invalid_transition`, `already_exists`, "
+    "`idempotency_key_reused`, `product_discontinued`",
+    413: "The body is larger than the limit (`payload_too_large`)",
+    422: "Invalid fields (`validation_failed`; `details.fields` names each)",
+    503: "A dependency does not answer (`unavailable`); retry after `Retry-After` seconds",
+}
+_HEADERS = {
+    401: {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}},
+    503: {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "string"}}},
+}
+ERROR_SCHEMA_REF = "#/components/schemas/ErrorEnvelope"
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses for error statuses, each with the envelope's schema (for FastAPI's `responses=`)."""
+    return {
+        status: {"model": ErrorEnvelope, "description": ERROR_MEANINGS[status], **_headers(status)}
+        for status in statuses
+    }
+
+
+def error_operation_responses(*statuses: int) -> dict[str, dict[str, Any]]:
+    """The same as OpenAPI response objects, for operations written out by hand (the write API's command routes)."""
+    return {
+        str(status): {
+            "description": ERROR_MEANINGS[status],
+            "content": {"application/json": {"schema": {"$ref": ERROR_SCHEMA_REF}}},
+            **_headers(status),
+        }
+        for status in statuses
+    }
+
+
+def _headers(status: int) -> dict[str, Any]:
+    return {"headers": _HEADERS[status]} if status in _HEADERS else {}
 
 
 _STATUS_CODES = {

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from shared.http_errors import error_response
+from shared.http_errors import error_response, error_responses
 from shared.responses import JSONResponse
 
 
@@ -23,7 +23,7 @@ def ops_router(
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz")
+    @router.get("/readyz", responses=error_responses(503))
     async def readyz() -> Response:
         checks = await ready()
         state = describe() if describe is not None else {}
@@ -33,7 +33,7 @@ def ops_router(
             503, "not_ready", "a dependency does not answer", {"checks": checks, **state}, headers={"Retry-After": "1"}
         )
 
-    @router.get("/metrics")
+    @router.get("/metrics", responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,7 +22,23 @@ from write_api.service_layer import dispatch
 from write_api.service_layer.bulk_import import ImportResult
 from write_api.service_layer.commit import CommandContext, IdempotencyRequest, Outcome
 
+log = logging.getLogger(__name__)
+
 Render = Callable[[Outcome[Any]], dict[str, Any]]
+
+
+# Empty is as good as absent: some HTTP clients drop a header whose value is empty, others send it.
+CORRELATION_ID_PATTERN = r"^[A-Za-z0-9._:-]{0,128}$"
+_CORRELATION_ID = re.compile(CORRELATION_ID_PATTERN)
+
+
+def correlation_header(request: Request) -> str | None:
+    """The caller's X-Correlation-Id (it travels in the events' metadata to the relay's and projector's logs), or
+    None: the command's own id serves."""
+    value = request.headers.get("x-correlation-id")
+    if value is not None and not _CORRELATION_ID.match(value):
+        raise ApiError(400, "malformed_request", f"X-Correlation-Id must match {CORRELATION_ID_PATTERN}")
+    return value or None
 
 
 def command_metadata(role: Role, correlation_id: str | None = None, causation_id: str | None = None) -> dict[str, Any]:
@@ -52,6 +70,7 @@ async def run_command(
     expected_version: int | None = None,
 ) -> JSONResponse:
     store: EventStore = request.app.state.store
+    metadata = command_metadata(role, correlation_header(request))  # a bad header is a 400 even for a replay
     key = idempotency_key(request)
     idempotency = None
     if key is not None:
@@ -61,7 +80,7 @@ async def run_command(
             return answer
         idempotency = IdempotencyRequest(key, hashed, status_code, render)
     context = CommandContext(
-        metadata=command_metadata(role, request.headers.get("x-correlation-id")),
+        metadata=metadata,
         expected_version=expected_version,
         idempotency=idempotency,
         locks=request.app.state.locks,
@@ -93,7 +112,29 @@ async def run_command(
             raise
         return answer
     body = render(outcome)
-    return JSONResponse(body, status_code=status_code, headers={"X-Position": str(outcome.position)})
+    headers = applied(command, context, outcome)
+    return JSONResponse(body, status_code=status_code, headers=headers)
+
+
+def applied(command: object, context: CommandContext, outcome: Outcome[Any]) -> dict[str, str]:
+    """Logs the command at DEBUG (one line: its ids and position) and makes its answer's headers. Not at INFO: a line
+    per command cost the write API 2% more CPU per order (README, Decisions); the relay and the projector log each
+    batch's correlation ids at INFO, and the caller has its id from X-Correlation-Id."""
+    correlation_id: str = context.metadata["correlation_id"]
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug(
+            "%s applied at position %s",
+            type(command).__name__,
+            outcome.position,
+            extra={
+                "command": type(command).__name__,
+                "command_id": context.metadata["command_id"],
+                "correlation_id": correlation_id,
+                "version": outcome.version,
+                "position": outcome.position,
+            },
+        )
+    return {"X-Position": str(outcome.position), "X-Correlation-Id": correlation_id}
 
 
 Rejections = list[dict[str, Any]]
@@ -116,6 +157,7 @@ async def run_bulk(
     The Idempotency-Key is recorded once the whole request is done; a retry after a crash in between simply
     applies again what is missing (bulk commands are upserts or idempotent by content)."""
     store: EventStore = request.app.state.store
+    metadata = command_metadata(role, correlation_header(request))  # a bad header is a 400 even for a replay
     key = idempotency_key(request)
     body = await request.body()
     hashed = request_hash(request.method, request.url.path, body)
@@ -123,7 +165,7 @@ async def run_bulk(
         return recorded
     items, rejected = parse(body, request.headers.get("content-type", ""))
     context = CommandContext(
-        metadata=command_metadata(role, request.headers.get("x-correlation-id")),
+        metadata=metadata,
         locks=request.app.state.locks,
         cache=request.app.state.cache,
     )

@@ -12,6 +12,7 @@ import asyncpg
 from fastapi import FastAPI, Request
 from starlette.middleware.cors import CORSMiddleware
 
+from shared.api_docs import install_docs
 from shared.app_tuning import NO_TELEMETRY, freeze_startup_objects
 from shared.auth import parse_api_keys
 from shared.http_errors import error_response, install_error_handlers
@@ -30,20 +31,24 @@ from write_api.settings import WriteApiSettings
 
 log = logging.getLogger(__name__)
 
-# What the driver raises when PostgreSQL does not answer: commands get 503 with Retry-After.
+# What the driver raises when PostgreSQL does not answer, or is going away or coming back: commands get 503 with
+# Retry-After. The server's "operator intervention" class (57xxx) is what a backend says as it goes: 57P01 (shutdown,
+# and "unexpected postmaster exit" after a kill -9 of the server), 57P02 (another backend crashed), 57P03 (starting
+# up); 53xxx is a server out of resources (connections, memory, disk). Before 57P01 and 57P02 were here, a command
+# that met a connection of the pool as the server went answered 500.
 DATABASE_UNAVAILABLE = (
     OSError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
     TimeoutError,
 )
 
 
 def create_app(settings: WriteApiSettings | None = None) -> FastAPI:
     settings = settings or WriteApiSettings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     keyring = parse_api_keys(settings.api_keys, settings.environment)  # refuse bad keys before serving
 
     @asynccontextmanager
@@ -67,7 +72,15 @@ def create_app(settings: WriteApiSettings | None = None) -> FastAPI:
             await connections.close()
 
     # Clients that forget `Content-Type: application/json` still send JSON; accept it.
-    app = FastAPI(title="Write API", version="1", lifespan=lifespan, telemetry=NO_TELEMETRY, strict_content_type=False)
+    app = FastAPI(
+        title="Write API",
+        version="1",
+        lifespan=lifespan,
+        telemetry=NO_TELEMETRY,
+        strict_content_type=False,
+        docs_url=None,  # install_docs: Swagger UI from the API itself, not a CDN
+        redoc_url=None,
+    )
 
     async def ready() -> dict[str, bool]:
         try:
@@ -77,12 +90,6 @@ def create_app(settings: WriteApiSettings | None = None) -> FastAPI:
         except Exception:  # noqa: BLE001 - any failure means not ready
             return {"postgres": False}
 
-    async def on_database_unavailable(_: Request, exc: Exception) -> JSONResponse:
-        log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
-        return error_response(
-            503, "unavailable", "the event store does not answer; retry shortly", headers={"Retry-After": "1"}
-        )
-
     install_error_handlers(app)
     for unavailable in DATABASE_UNAVAILABLE:
         app.add_exception_handler(unavailable, on_database_unavailable)
@@ -91,10 +98,18 @@ def create_app(settings: WriteApiSettings | None = None) -> FastAPI:
     # Routes are matched in order, one regular expression each: the commands first, the busiest (POST /orders) first
     # of all, then the operations and documentation routes.
     add_command_routes(app, orders.ROUTES + inventory.ROUTES + products.ROUTES)
+    install_docs(app, "Write API")
     limits = {"/products/import": settings.import_max_bytes}
     app.add_middleware(BodySizeLimit, default_limit=settings.max_body_bytes, limits=limits)
     allow_console(app, settings)
     return app
+
+
+async def on_database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+    return error_response(
+        503, "unavailable", "the event store does not answer; retry shortly", headers={"Retry-After": "1"}
+    )
 
 
 def allow_console(app: FastAPI, settings: WriteApiSettings) -> None:
@@ -105,7 +120,7 @@ def allow_console(app: FastAPI, settings: WriteApiSettings) -> None:
             CORSMiddleware,
             allow_origins=origins,
             allow_methods=["GET", "POST", "PUT", "PATCH"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match"],
-            expose_headers=["X-Position", "Retry-After"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "X-Correlation-Id"],
+            expose_headers=["X-Position", "X-Correlation-Id", "Retry-After"],
             max_age=600,
         )

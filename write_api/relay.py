@@ -30,8 +30,7 @@ from aiormq.exceptions import ChannelInvalidStateError
 from prometheus_client import Counter, Gauge, Histogram
 
 from shared import worker
-from shared.event_log import START, CommittedTransaction, ReadPosition, TransactionBatch, connect, read_transactions
-from shared.events.messages import MARKER, TRANSACTION, marker_body, transaction_body, transaction_message_id
+from shared.event_log import START, ReadPosition, TransactionBatch, connect, read_transactions
 from shared.logging import configure_logging
 from shared.messaging import (
     PROJECTION_TOPICS,
@@ -42,7 +41,8 @@ from shared.messaging import (
 )
 from shared.retry import Backoff
 from shared.worker import ops_app, ops_server, stop_event_on_signals
-from write_api.relay_lag import measure_lag
+from write_api.relay_lag import log_published, measure_lag
+from write_api.relay_messages import marker_message, transaction_message
 from write_api.relay_queries import LOAD_CHECKPOINT, SAVE_CHECKPOINT
 from write_api.settings import RelaySettings
 
@@ -68,25 +68,6 @@ DEPENDENCY_ERRORS = (
     aio_pika.exceptions.AMQPError,
     ChannelInvalidStateError,  # a publish on a channel whose connection just went
 )
-
-
-def transaction_message(transaction: CommittedTransaction) -> aio_pika.Message:
-    return aio_pika.Message(
-        body=transaction_body(transaction),
-        content_type="application/json",
-        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        message_id=transaction_message_id(transaction),
-        type=TRANSACTION,
-    )
-
-
-def marker_message(position: int) -> aio_pika.Message:
-    return aio_pika.Message(
-        body=marker_body(position),
-        content_type="application/json",
-        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        type=MARKER,
-    )
 
 
 class Relay:
@@ -232,6 +213,7 @@ class Relay:
         BATCH_SIZE.observe(events)
         CONFIRM_LATENCY.observe(time.perf_counter() - started)
         CHECKPOINT.set(checkpoint.global_position)
+        log_published(batch, events)
 
     def _finish_parts(self, batch: TransactionBatch) -> None:
         """A transaction sent in parts whose last part went out (this read does not continue it) is published whole:
@@ -292,7 +274,7 @@ async def main_async(settings: RelaySettings) -> None:
 
 def main() -> None:
     settings = RelaySettings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     worker.run(main_async(settings))
 
 

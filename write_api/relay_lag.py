@@ -1,21 +1,24 @@
-"""What the relay has not published yet, and what holds it back, measured on a connection of its own every 2 s."""
+"""What the relay has published (its log line per batch) and not published yet, and what holds it back (measured on a
+connection of its own every 2 s)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
 
 import asyncpg
 from prometheus_client import Gauge
 
-from shared.event_log import ReadPosition, connect
+from shared.event_log import ReadPosition, TransactionBatch, connect
 from write_api.relay_queries import LAG, OLDEST_RUNNING_TRANSACTION
 
 LAG_EVENTS = Gauge("relay_lag_events", "Committed events not yet published")
 LAG_SECONDS = Gauge("relay_lag_seconds", "Age of the oldest committed event not yet published")
 HELD_SECONDS = Gauge("relay_held_seconds", "Age of the oldest open writing transaction, which holds readers back")
 ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+log = logging.getLogger("write_api.relay")
 
 
 async def measure_lag(database_url: str, checkpoint: Callable[[], ReadPosition], stop: asyncio.Event) -> None:
@@ -39,3 +42,22 @@ async def measure_lag(database_url: str, checkpoint: Callable[[], ReadPosition],
     if conn is not None:
         with contextlib.suppress(Exception):
             await conn.close(timeout=2)
+
+
+def log_published(batch: TransactionBatch, events: int) -> None:
+    """One line per published batch (not per transaction: the relay's cost is per message), with every correlation
+    id in it, so that a grep for a command's id finds the batch that published it."""
+    if log.isEnabledFor(logging.INFO):
+        transactions = [t.transaction_id for t in batch.transactions]
+        log.info(
+            "published %d transactions (%d events), %d to %d",
+            len(transactions),
+            events,
+            transactions[0],
+            transactions[-1],
+            extra={
+                "transactions": transactions,
+                "correlation_ids": sorted({c for t in batch.transactions for c in t.correlation_ids}),
+                "events": events,
+            },
+        )

@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from search_api.dependencies import Settings
 from shared.auth import Role
 from shared.bearer_auth import RoleKey
+from shared.http_errors import error_responses
 from shared.responses import JSONResponse
 
 HERE = Path(__file__).parent
@@ -77,7 +78,7 @@ async def status(request: Request, settings: Settings) -> HTMLResponse:
     return _page(request, settings, "status")
 
 
-@router.get("/console/role", include_in_schema=True, tags=["console"])
+@router.get("/console/role", include_in_schema=True, tags=["console"], responses=error_responses(401))
 async def role_of_key(request: Request) -> JSONResponse:
     """The role of the bearer key (401 if it is not a valid key): how the console signs in."""
     role = RoleKey(frozenset(Role)).role(request)

@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 OrderSort = Literal["newest", "oldest", "total_desc", "total_asc"]
-STATUSES = ("placed", "shipped", "cancelled")
+OrderStatus = Literal["placed", "shipped", "cancelled"]
+STATUSES: tuple[OrderStatus, ...] = ("placed", "shipped", "cancelled")
 
 SORTS: dict[str, list[dict[str, Any]]] = {
     "newest": [{"placed_at": "desc"}, {"order_id": "asc"}],

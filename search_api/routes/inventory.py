@@ -6,16 +6,27 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
+from search_api.answers import StockOfSku, StockPage
 from search_api.consistency import read_consistency
-from search_api.cursor import decode as decode_cursor
-from search_api.dependencies import Es, MinPosition, Settings, StockReader, WaitMs
-from search_api.paging import check_depth, search_page
+from search_api.dependencies import (
+    STAFF_ITEM,
+    STAFF_PAGE,
+    Es,
+    MinPosition,
+    Settings,
+    StockReader,
+    WaitMs,
+    answer,
+    first_item_link,
+)
+from search_api.paging import PagedSearch, PageRequest, paged_search
 from search_api.queries.inventory import InventorySearch, InventorySort, build_list, build_lookup
 from shared.http_errors import ApiError
 from shared.read_models import Projection, alias_name
 from shared.responses import JSONResponse
 
 router = APIRouter(prefix="/inventory", tags=["inventory"])
+TO_STOCK = first_item_link("StockOfSku", "stock_of_sku_inventory__sku__get", "sku", "sku")
 INVENTORY = (Projection.INVENTORY,)
 ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 ROW_FIELDS = ("warehouse", "on_hand", "reserved", "available", "low_stock_threshold", "low_stock", "updated_at")
@@ -25,7 +36,7 @@ def _row(source: dict[str, Any]) -> dict[str, Any]:
     return {"sku": source["sku"], "name": source.get("name"), **{k: source.get(k) for k in ROW_FIELDS}}
 
 
-@router.get("/{sku}")
+@router.get("/{sku}", responses={**STAFF_ITEM, **answer(StockOfSku)})
 async def stock_of_sku(
     es: Es,
     settings: Settings,
@@ -48,7 +59,10 @@ async def stock_of_sku(
     return JSONResponse(body, headers=consistency.headers())
 
 
-@router.get("")
+LIST = PagedSearch(Projection.INVENTORY, INVENTORY, InventorySearch.from_dict, build_list)
+
+
+@router.get("", responses={**STAFF_PAGE, **answer(StockPage, TO_STOCK)})
 async def list_stock(
     es: Es,
     settings: Settings,
@@ -64,12 +78,8 @@ async def list_stock(
     min_position: MinPosition = None,
     wait_ms: WaitMs = None,
 ) -> JSONResponse:
-    check_depth(page, size)
-    page_cursor = decode_cursor(cursor) if cursor else None
-    params = (
-        InventorySearch.from_dict(page_cursor.params)
-        if page_cursor
-        else InventorySearch(
+    def params() -> InventorySearch:
+        return InventorySearch(
             q=q.strip() if q and q.strip() else None,
             warehouse=warehouse,
             low_stock=low_stock,
@@ -78,19 +88,13 @@ async def list_stock(
             page=page,
             size=size,
         )
-    )
-    consistency = await read_consistency(es, settings, INVENTORY, min_position, wait_ms)
-    response, following = await search_page(
-        es,
-        alias_name(settings.elasticsearch_prefix, Projection.INVENTORY),
-        build_list(params),
-        params.to_dict(),
-        params.size,
-        page_cursor,
-    )
-    body = {
-        "total": response["hits"]["total"]["value"],
-        "items": [_row(hit["_source"]) for hit in response["hits"]["hits"]],
-        "next_cursor": following,
-    }
-    return JSONResponse(body, headers=consistency.headers())
+
+    async def render(_: InventorySearch, response: dict[str, Any], following: str | None) -> dict[str, Any]:
+        return {
+            "total": response["hits"]["total"]["value"],
+            "items": [_row(hit["_source"]) for hit in response["hits"]["hits"]],
+            "next_cursor": following,
+        }
+
+    request = PageRequest(es, settings, page, size, cursor, min_position, wait_ms)
+    return await paged_search(request, LIST, params, render)

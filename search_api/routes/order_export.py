@@ -6,6 +6,7 @@ import contextlib
 import csv
 import io
 from collections.abc import AsyncIterator, Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -17,10 +18,10 @@ from fastapi.responses import StreamingResponse
 
 from search_api.consistency import read_consistency
 from search_api.cursor import decode as decode_cursor
-from search_api.dependencies import Es, MinPosition, OrderReader, Settings, WaitMs
+from search_api.dependencies import STAFF_READ, Es, MinPosition, OrderReader, Settings, Timestamp, WaitMs
 from search_api.paging import search_page
-from search_api.queries.orders import STATUSES, OrderSearch, OrderSort, build_search
-from shared.http_errors import ApiError
+from search_api.queries.orders import OrderSearch, OrderSort, OrderStatus, build_search
+from search_api.routes.orders import ID_PATTERN, order_filter
 from shared.read_models import Projection, alias_name
 
 router = APIRouter(prefix="/orders", tags=["orders"])
@@ -42,6 +43,10 @@ COLUMNS = (
 )
 # A cell starting with one of these is a formula to a spreadsheet: customer names come from the public, so such a
 # cell is written with a leading apostrophe (OWASP's advice against CSV injection).
+EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The orders as CSV"},
+    **STAFF_READ,
+}
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -97,7 +102,7 @@ async def _pages(
                 await es.close_point_in_time(id=pit)
 
 
-@router.get("/export", response_class=StreamingResponse)
+@router.get("/export", response_class=StreamingResponse, responses=EXPORT_RESPONSES)
 async def export_orders(
     es: Es,
     settings: Settings,
@@ -105,34 +110,20 @@ async def export_orders(
     q: Annotated[str | None, Query(max_length=200)] = None,
     customer_id: Annotated[str | None, Query(max_length=64)] = None,
     email: Annotated[str | None, Query(max_length=254)] = None,
-    status: Annotated[list[str] | None, Query(max_length=3)] = None,
-    placed_from: datetime | None = None,
-    placed_to: datetime | None = None,
+    status: Annotated[list[OrderStatus] | None, Query(max_length=3)] = None,
+    placed_from: Timestamp | None = None,
+    placed_to: Timestamp | None = None,
     total_min: Annotated[float | None, Query(ge=0)] = None,
     total_max: Annotated[float | None, Query(ge=0)] = None,
-    sku: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9._-]{1,64}$")] = None,
+    sku: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     sort: OrderSort = "newest",
     min_position: MinPosition = None,
     wait_ms: WaitMs = None,
 ) -> StreamingResponse:
     """Every order `GET /orders/search` finds with the same filter, one CSV row each (`text/csv`, UTF-8, header
     row first), streamed while it is read page by page; `X-Total-Count` is the number of rows to come."""
-    unknown = [s for s in status or () if s not in STATUSES]
-    if unknown:
-        raise ApiError(422, "validation_failed", "unknown status", {"fields": {"status": f"one of {STATUSES}"}})
-    params = OrderSearch(
-        q=q.strip() if q and q.strip() else None,
-        customer_id=customer_id,
-        email=email,
-        status=tuple(status or ()),
-        placed_from=placed_from.isoformat() if placed_from else None,
-        placed_to=placed_to.isoformat() if placed_to else None,
-        total_min=total_min,
-        total_max=total_max,
-        sku=sku,
-        sort=sort,
-        size=PAGE_SIZE,
-    )
+    found = order_filter(q, customer_id, email, status, placed_from, placed_to, total_min, total_max, sku, sort)
+    params = replace(found, size=PAGE_SIZE)
     consistency = await read_consistency(es, settings, ORDERS, min_position, wait_ms)
     index = alias_name(settings.elasticsearch_prefix, Projection.ORDERS)
     # The first page is read before the answer starts, so that a backend that does not answer is a 503, not a

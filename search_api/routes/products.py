@@ -3,23 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
+from search_api.answers import ProductDetail, ProductPage, Suggestions
 from search_api.availability import PRODUCT_READS, available_in_stocked_warehouses, warehouses_of
 from search_api.consistency import read_consistency
-from search_api.cursor import decode as decode_cursor
-from search_api.dependencies import Es, MinPosition, Settings, WaitMs
-from search_api.paging import check_depth, search_page
+from search_api.dependencies import (
+    PUBLIC_ITEM,
+    PUBLIC_PAGE,
+    PUBLIC_READ,
+    Es,
+    MinPosition,
+    Settings,
+    WaitMs,
+    answer,
+    first_item_link,
+)
+from search_api.paging import PagedSearch, PageRequest, paged_search
 from search_api.queries.products import PRICE_RANGES, ProductSearch, ProductSort, build_search, build_suggest
 from shared.http_errors import ApiError
 from shared.read_models import Projection, alias_name
 from shared.responses import JSONResponse
 
 router = APIRouter(prefix="/products", tags=["products"])
+TO_PRODUCT = first_item_link("GetProduct", "get_product_products__sku__get", "sku", "sku")
 
 SKU_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 PRODUCTS = (Projection.PRODUCTS,)
 
 
@@ -51,7 +64,13 @@ def _facets(aggs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@router.get("/search")
+SEARCH = PagedSearch(Projection.PRODUCTS, PRODUCT_READS, ProductSearch.from_dict, build_search)
+
+
+@router.get(
+    "/search",
+    responses={**PUBLIC_PAGE, **answer(ProductPage, TO_PRODUCT)},
+)
 async def search_products(
     es: Es,
     settings: Settings,
@@ -70,18 +89,11 @@ async def search_products(
     wait_ms: WaitMs = None,
 ) -> JSONResponse:
     if price_min is not None and price_max is not None and price_min > price_max:
-        raise ApiError(
-            422,
-            "validation_failed",
-            "price_min is above price_max",
-            {"fields": {"price_min": "must not exceed price_max"}},
-        )
-    check_depth(page, size)
-    page_cursor = decode_cursor(cursor) if cursor else None
-    if page_cursor is not None:  # the cursor carries the query; other parameters are ignored
-        params = ProductSearch.from_dict(page_cursor.params)
-    else:
-        params = ProductSearch(
+        fields = {"price_min": "must not exceed price_max"}
+        raise ApiError(422, "validation_failed", "price_min is above price_max", {"fields": fields})
+
+    def params() -> ProductSearch:
+        return ProductSearch(
             q=q.strip() if q and q.strip() else None,
             brand=tuple(brand or ()),
             category=tuple(category or ()),
@@ -93,28 +105,23 @@ async def search_products(
             page=page,
             size=size,
         )
-    consistency = await read_consistency(es, settings, PRODUCT_READS, min_position, wait_ms)
-    response, following = await search_page(
-        es,
-        alias_name(settings.elasticsearch_prefix, Projection.PRODUCTS),
-        build_search(params),
-        params.to_dict(),
-        params.size,
-        page_cursor,
-    )
-    hits = response["hits"]["hits"]
-    stocked_in = {hit["_source"]["sku"]: hit["_source"].get("stocked_in", []) for hit in hits}
-    counts = await available_in_stocked_warehouses(es, settings.elasticsearch_prefix, stocked_in)
-    body = {
-        "total": response["hits"]["total"]["value"],
-        "items": [_item(hit, counts) for hit in hits],
-        "facets": _facets(response["aggregations"]),
-        "next_cursor": following,
-    }
-    return JSONResponse(body, headers=consistency.headers())
+
+    async def render(_: ProductSearch, response: dict[str, Any], following: str | None) -> dict[str, Any]:
+        hits = response["hits"]["hits"]
+        stocked_in = {hit["_source"]["sku"]: hit["_source"].get("stocked_in", []) for hit in hits}
+        counts = await available_in_stocked_warehouses(es, settings.elasticsearch_prefix, stocked_in)
+        return {
+            "total": response["hits"]["total"]["value"],
+            "items": [_item(hit, counts) for hit in hits],
+            "facets": _facets(response["aggregations"]),
+            "next_cursor": following,
+        }
+
+    request = PageRequest(es, settings, page, size, cursor, min_position, wait_ms)
+    return await paged_search(request, SEARCH, params, render)
 
 
-@router.get("/suggest")
+@router.get("/suggest", responses={**PUBLIC_READ, **answer(Suggestions)})
 async def suggest_products(
     es: Es,
     settings: Settings,
@@ -124,15 +131,20 @@ async def suggest_products(
     wait_ms: WaitMs = None,
 ) -> JSONResponse:
     consistency = await read_consistency(es, settings, PRODUCTS, min_position, wait_ms)
+    # The completion suggester reserves some control characters (U+001F, U+001E, NUL) and refuses a prefix that
+    # holds one: no word holds any control character, so they are spaces here.
+    prefix = CONTROL.sub(" ", q).strip()
+    if not prefix:
+        return JSONResponse({"suggestions": []}, headers=consistency.headers())
     response = await es.search(
-        index=alias_name(settings.elasticsearch_prefix, Projection.PRODUCTS), body=build_suggest(q, size)
+        index=alias_name(settings.elasticsearch_prefix, Projection.PRODUCTS), body=build_suggest(prefix, size)
     )
     options = response["suggest"]["products"][0]["options"]
     suggestions = [{"text": o["text"], "sku": o["_source"]["sku"]} for o in options]
     return JSONResponse({"suggestions": suggestions}, headers=consistency.headers())
 
 
-@router.get("/{sku}")
+@router.get("/{sku}", responses={**PUBLIC_ITEM, **answer(ProductDetail)})
 async def get_product(
     es: Es,
     settings: Settings,

@@ -6,12 +6,13 @@ from fastapi import APIRouter
 
 from search_api import status
 from search_api.dependencies import Es, Settings, StaffReader
+from shared.http_errors import error_responses
 from shared.responses import JSONResponse
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/status")
+@router.get("/status", responses=error_responses(401, 403))
 async def platform_status(es: Es, settings: Settings, _role: StaffReader) -> JSONResponse:
     """Each process's readiness (`ready`, `not_ready`, `down`), each projection's applied and visible position,
     lag in events and seconds and parked messages, and the relay's position, lag and whether it is active. Figures

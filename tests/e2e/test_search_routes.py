@@ -343,3 +343,30 @@ async def test_bad_parameters_are_422(platform: Platform) -> None:
             f"{platform.search_url}/orders/search", headers=auth("backoffice"), params={"status": "lost"}
         )
         assert orders.status_code == 422
+
+
+async def test_odd_query_input_is_a_4xx_or_a_normal_answer_never_a_500(platform: Platform) -> None:
+    """What issue 15 found answered 500, and its kin: dates out of range once in UTC, three-digit years, control
+    and non-BMP characters, very long, repeated and unknown parameters, forged cursors."""
+    backoffice = auth("backoffice")
+    cases: list[tuple[str, Any, int]] = [
+        ("/orders/search", {"placed_to": "9999-12-31T23:59:59-05:00", "customer_id": "\x1f\U0001f600"}, 422),
+        ("/orders/search", {"placed_from": "0001-01-01T00:00:00+14:00"}, 422),
+        ("/orders/search", {"placed_from": "0590-08-05T00:49:35+15:33"}, 200),
+        ("/orders/search", {"placed_from": "12345"}, 422),  # seconds since 1970 are not RFC 3339
+        ("/orders/search", {"customer_id": "\U0001f600\x00\x7f", "email": "a" * 254}, 200),
+        ("/orders/search", [("status", "placed"), ("status", "placed"), ("unknown", "x")], 200),
+        ("/products/suggest", {"q": "\U000a82de\u00fc]P\x1f"}, 200),
+        ("/products/suggest", {"q": "\x1f\x1e\x00"}, 200),
+        ("/products/suggest", {"q": "x" * 101}, 422),
+        ("/products/search", {"q": "\x1f\U0001f600 cable\x00", "brand": ["\x1e"] * 3}, 200),
+        ("/products/search", {"q": "x" * 501}, 422),
+        ("/products/search", {"cursor": "eyJwIjp7InNpemUiOiJ4In0sInNhIjpbXSwicGl0IjoxfQ"}, 400),  # forged
+        ("/inventory", {"q": "\U0001f600" * 200, "cursor": "not-a-cursor"}, 400),
+    ]
+    async with httpx.AsyncClient(timeout=30) as client:
+        for path, params, status in cases:
+            response = await client.get(f"{platform.search_url}{path}", params=params, headers=backoffice)
+            assert response.status_code == status, (path, params, response.text)
+            if status >= 400:
+                assert set(response.json()["error"]) == {"code", "message", "details"}, response.text

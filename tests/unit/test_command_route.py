@@ -114,13 +114,20 @@ async def test_the_openapi_entry_comes_from_the_declaration(http: Any) -> None:
     assert operation["security"] == [{"ApiKey": []}]
     assert [(p["name"], p["in"], p["required"]) for p in operation["parameters"]] == [
         ("sku", "path", True),
-        ("if-match", "header", False),
+        ("If-Match", "header", False),
+        ("Idempotency-Key", "header", False),
+        ("X-Correlation-Id", "header", False),
     ]
     assert operation["requestBody"] == {
         "required": False,
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ThingIn"}}},
     }
-    assert set(operation["responses"]) == {"201", "422"}
+    # every status the route can answer, each error with the envelope (and 503 with Retry-After)
+    assert set(operation["responses"]) == {"201", "400", "401", "403", "404", "409", "413", "422", "503"}
+    envelope = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
+    assert all(operation["responses"][s]["content"] == envelope for s in operation["responses"] if s != "201")
+    assert "Retry-After" in operation["responses"]["503"]["headers"]
+    assert schema["components"]["schemas"]["ErrorEnvelope"]["required"] == ["error"]
     assert schema["components"]["schemas"]["ThingIn"]["required"] == ["name", "count"]
     assert schema["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"
     assert schema["paths"]["/things/{sku}"]["post"]["requestBody"]["required"] is True

@@ -159,7 +159,10 @@ def _decide(command: InventoryCommand, state: Inventory | None) -> list[EventPay
                 )
             ]
         case SetLowStockThreshold():
-            if inventory.stock(command.warehouse).low_stock_threshold == command.threshold:
+            # The same threshold again changes nothing; on a warehouse the SKU has no row in yet, it makes the row
+            # (before, the default 0 on a new SKU appended nothing and left no state to answer with).
+            known = command.warehouse in inventory.warehouses
+            if known and inventory.stock(command.warehouse).low_stock_threshold == command.threshold:
                 return []
             return [LowStockThresholdSet(sku=command.sku, warehouse=command.warehouse, threshold=command.threshold)]
     raise TypeError(f"not an inventory command: {command!r}")

@@ -10,6 +10,14 @@ from typing import Any, Protocol, TypeVar
 import asyncpg
 
 T = TypeVar("T")
+# The server's errors that end the session: after one, a connection is closed, or about to be.
+SESSION_ENDING = (asyncpg.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError)
+
+
+def ends_session(failure: BaseException) -> bool:
+    """Whether the server ended the session with this error: its class says so, or its severity (a FATAL or PANIC
+    error ends the session whatever its code, e.g. an I/O error as the server crashes)."""
+    return isinstance(failure, SESSION_ENDING) or getattr(failure, "severity", None) in ("FATAL", "PANIC")
 
 
 class Connections(Protocol):
@@ -51,10 +59,16 @@ class ConnectionPool:
             self._free.append(await self._connect())
             self.opened += 1
 
-    async def _take(self) -> asyncpg.Connection:
+    async def _take(self, fresh: bool = False) -> asyncpg.Connection:
+        """A free connection (`fresh`: a new one), or a new one while there is room; else wait for one."""
         await self._slots.acquire()
-        if self._free:
-            return self._free.pop()
+        while self._free and not fresh:
+            conn = self._free.pop()
+            if not conn.is_closed():
+                return conn
+            # The server closed it while it was idle (a restart): a statement on it would fail for nothing.
+            conn.terminate()
+            self.opened -= 1
         try:
             conn = await self._connect()
         except BaseException:
@@ -65,8 +79,13 @@ class ConnectionPool:
 
     def _give_back(self, conn: asyncpg.Connection, failure: BaseException | None = None) -> None:
         # A statement error leaves the connection idle; so does a cancellation, once the cancel request asyncpg
-        # sends has been answered (the connection's next statement waits for that). Anything else is suspect.
-        sound = failure is None or isinstance(failure, asyncpg.PostgresError | asyncio.CancelledError)
+        # sends has been answered (the connection's next statement waits for that). Anything else is suspect, and so
+        # is an error that says the server is ending the session (57xxx, 08xxx): such a connection may not have
+        # seen its socket close yet, and lent again it failed the next statement ("another operation is in
+        # progress", a 500 under tests/integration/test_chaos.py).
+        sound = failure is None or (
+            isinstance(failure, asyncpg.PostgresError | asyncio.CancelledError) and not ends_session(failure)
+        )
         if sound and not self._closed and not conn.is_closed() and not conn.is_in_transaction():
             self._free.append(conn)
         else:
@@ -91,14 +110,25 @@ class ConnectionPool:
         return await self._run(asyncpg.Connection.fetchrow, query, args)
 
     async def _run(self, statement: Callable[..., Awaitable[T]], query: str, args: tuple[Any, ...]) -> T:
-        conn = await self._take()
-        try:
-            result = await statement(conn, query, *args)
-        except BaseException as exc:
-            self._give_back(conn, exc)
-            raise
-        self._give_back(conn)
-        return result
+        for attempt in (1, 2):
+            conn = await self._take(fresh=attempt == 2)
+            try:
+                result = await statement(conn, query, *args)
+            except asyncpg.exceptions.InternalClientError as exc:
+                # "Another operation is in progress": the connection was still busy with an earlier operation that
+                # the server's going cut short. The driver refuses before sending anything (unlike a ProtocolError,
+                # its subclass), so the statement is sent again, on a new connection (the others that were lent
+                # when the server went may be as busy).
+                self._give_back(conn, exc)
+                if attempt == 2 or isinstance(exc, asyncpg.exceptions.ProtocolError):
+                    raise
+                continue
+            except BaseException as exc:
+                self._give_back(conn, exc)
+                raise
+            self._give_back(conn)
+            return result
+        raise AssertionError("unreachable")
 
     async def fetchval(self, query: str, *args: Any) -> Any:
         row = await self.fetchrow(query, *args)

@@ -101,6 +101,31 @@ class OrderOut(AnswerModel):
     position: int
 
 
+class RejectionErrorOut(AnswerModel):
+    code: str
+    message: str | None = Field(default=None, description="present for a rule the item broke")
+    fields: dict[str, str] | None = Field(default=None, description="present for invalid fields: field -> problem")
+
+
+class RejectionOut(AnswerModel):
+    index: int = Field(ge=0, description="the item's place in the body, from 0")
+    error: RejectionErrorOut
+
+
+class ImportOut(AnswerModel):
+    created: int
+    updated: int
+    unchanged: int
+    rejected: list[RejectionOut]
+    position: int
+
+
+class ReceiptsOut(AnswerModel):
+    applied: int
+    rejected: list[RejectionOut]
+    position: int
+
+
 def _money(money: Money) -> dict[str, Any]:
     return {"amount": f"{money.amount.quantize(_CENT)}", "currency": money.currency}
 

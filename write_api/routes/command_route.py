@@ -24,7 +24,9 @@ from starlette.routing import Route
 
 from shared.auth import Role
 from shared.bearer_auth import BEARER_SCHEME, RoleKey
-from shared.http_errors import ApiError
+from shared.http_errors import ApiError, ErrorEnvelope, error_operation_responses
+from write_api.command_runner import CORRELATION_ID_PATTERN
+from write_api.idempotency import MAX_KEY_LENGTH
 from write_api.routes.fields import parse_json_body
 
 
@@ -39,6 +41,16 @@ class Inputs:
 
 
 Endpoint = Callable[[Request, Inputs], Awaitable[Response]]
+MAX_VERSION_DIGITS = 18  # a stream version is a 64-bit integer
+
+
+@dataclass(frozen=True)
+class Link:
+    """An OpenAPI link: the command `target` may follow this answer, its path parameters taken from the answer
+    (`{"sku": "$response.body#/sku"}`). For clients, and for schemathesis's stateful phase."""
+
+    target: Endpoint
+    parameters: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,9 @@ class CommandRoute:
     answer: type[BaseModel] | None = None
     answer_description: str = ""
     status_code: int = 200
+    items: type[BaseModel] | None = None  # a bulk route's body: a JSON array (or NDJSON) of these
+    ndjson: bool = False  # ... which may come as NDJSON too
+    links: Mapping[str, Link] = field(default_factory=dict)  # OpenAPI links from the answer to other commands
 
     def route(self) -> Route:
         key = RoleKey(self.roles)
@@ -87,36 +102,77 @@ class CommandRoute:
             raise RequestValidationError(errors)
         return path, body
 
-    def operation(self) -> dict[str, Any]:
-        """The route's OpenAPI operation, named as FastAPI names its own."""
+    def operation_id(self) -> str:
+        return re.sub(r"\W", "_", f"{self.endpoint.__name__}{self.path}") + "_" + self.method.lower()
+
+    def error_statuses(self) -> list[int]:
+        """Every error this route can answer: 400 (body, If-Match, Idempotency-Key), 401, 403, 404 for a resource
+        named in the path, 409 (a conflict, or a reused Idempotency-Key), 413, 422 when it checks fields (a bulk route
+        answers those item by item, in its body), 503."""
+        statuses = [400, 401, 403, *([404] if self.params else []), 409, 413]
+        return [*statuses, 422, 503] if self.params or self.body is not None else [*statuses, 503]
+
+    def operation(self, operation_ids: Mapping[Endpoint, str] | None = None) -> dict[str, Any]:
+        """The route's OpenAPI operation, named as FastAPI names its own; `operation_ids` resolves its links."""
         name = self.endpoint.__name__
+        operation: dict[str, Any] = {
+            "tags": [self.tag],
+            "summary": name.replace("_", " ").title(),
+            "operationId": self.operation_id(),
+            "security": [{BEARER_SCHEME: []}],
+            "parameters": self._parameters(),
+            "responses": {str(self.status_code): self._answer(operation_ids or {})},
+        }
+        if self.endpoint.__doc__:
+            operation["description"] = inspect.cleandoc(self.endpoint.__doc__)
+        if self.body is not None:
+            body = {"application/json": {"schema": _ref(self.body)}}
+            operation["requestBody"] = {"required": not self.body_optional, "content": body}
+        elif self.items is not None:
+            other = {"description": "anything else: rejected alone, with its error in the answer's `rejected`"}
+            array = {"type": "array", "items": {"anyOf": [_ref(self.items), other]}}
+            content: dict[str, Any] = {"application/json": {"schema": array}}
+            if self.ndjson:
+                content["application/x-ndjson"] = {"schema": {"type": "string", "description": "one object a line"}}
+            operation["requestBody"] = {"required": True, "content": content}
+        operation["responses"].update(error_operation_responses(*self.error_statuses()))
+        return operation
+
+    def _parameters(self) -> list[dict[str, Any]]:
         parameters: list[dict[str, Any]] = [
             {"name": p, "in": "path", "required": True, "schema": {"type": "string", "pattern": pattern}}
             for p, pattern in self.params.items()
         ]
         if self.if_match:
-            schema = {"type": "string", "pattern": r'^(W/)?"?\d+"?$'}
-            parameters.append({"name": "if-match", "in": "header", "required": False, "schema": schema})
+            version = {"type": "string", "pattern": f'^(W/)?"?[0-9]{{1,{MAX_VERSION_DIGITS}}}"?$'}
+            parameters.append(_header("If-Match", version, "the stream version the command expects (else 409)"))
+        key = {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": r"\S"}
+        again = "the same key with the same body answers the first answer again, and appends nothing"
+        parameters.append(_header("Idempotency-Key", key, again))
+        correlation = {"type": "string", "pattern": CORRELATION_ID_PATTERN}
+        travels = "ties the command to the caller's own work: it travels with the events into every log line"
+        parameters.append(_header("X-Correlation-Id", correlation, travels))
+        return parameters
+
+    def _answer(self, operation_ids: Mapping[Endpoint, str]) -> dict[str, Any]:
         answer: dict[str, Any] = {"description": self.answer_description or "Successful Response"}
         if self.answer is not None:
             answer["content"] = {"application/json": {"schema": _ref(self.answer)}}
-        operation: dict[str, Any] = {
-            "tags": [self.tag],
-            "summary": name.replace("_", " ").title(),
-            "operationId": re.sub(r"\W", "_", f"{name}{self.path}") + "_" + self.method.lower(),
-            "security": [{BEARER_SCHEME: []}],
-            "responses": {str(self.status_code): answer},
+        answer["headers"] = {
+            "X-Position": {"description": "the write's position", "schema": {"type": "string"}},
+            "X-Correlation-Id": {
+                "description": "the request's, or else the command's id",
+                "schema": {"type": "string"},
+            },
         }
-        if parameters:
-            operation["parameters"] = parameters
-        if self.endpoint.__doc__:
-            operation["description"] = inspect.cleandoc(self.endpoint.__doc__)
-        if self.body is not None:
-            content = {"application/json": {"schema": _ref(self.body)}}
-            operation["requestBody"] = {"required": not self.body_optional, "content": content}
-        if self.params or self.body is not None:
-            operation["responses"]["422"] = {"description": "Invalid fields (error code validation_failed)"}
-        return operation
+        links = {
+            name: {"operationId": operation_ids[link.target], "parameters": dict(link.parameters)}
+            for name, link in self.links.items()
+            if link.target in operation_ids
+        }
+        if links:
+            answer["links"] = links
+        return answer
 
 
 def add_command_routes(app: FastAPI, routes: list[CommandRoute]) -> None:
@@ -129,12 +185,13 @@ def add_command_routes(app: FastAPI, routes: list[CommandRoute]) -> None:
             return app.openapi_schema
         schema = generate()
         paths = schema.setdefault("paths", {})
+        operation_ids = {route.endpoint: route.operation_id() for route in routes}
         for route in sorted(routes, key=lambda r: r.path):  # documented in path order, as FastAPI does
-            paths.setdefault(route.path, {})[route.method.lower()] = route.operation()
+            paths.setdefault(route.path, {})[route.method.lower()] = route.operation(operation_ids)
         components = schema.setdefault("components", {})
         bearer = {"type": "http", "scheme": "bearer", "description": "API key: Authorization: Bearer <key>"}
         components.setdefault("securitySchemes", {})[BEARER_SCHEME] = bearer
-        models = {m for r in routes for m in (r.body, r.answer) if m is not None}
+        models = {m for r in routes for m in (r.body, r.answer, r.items) if m is not None} | {ErrorEnvelope}
         for model in sorted(models, key=lambda m: m.__name__):
             body = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.setdefault("schemas", {}).update(body.pop("$defs", {}))
@@ -149,9 +206,15 @@ def parse_if_match(if_match: str | None) -> int | None:
     if if_match is None:
         return None
     value = if_match.strip().strip('"').removeprefix("W/").strip('"')
-    if not (value.isascii() and value.isdigit()):
-        raise ApiError(400, "malformed_request", "If-Match must be a stream version (a non-negative integer)")
+    if not (value.isascii() and value.isdigit() and len(value) <= MAX_VERSION_DIGITS):
+        raise ApiError(
+            400, "malformed_request", f"If-Match must be a stream version (at most {MAX_VERSION_DIGITS} digits)"
+        )
     return int(value)
+
+
+def _header(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "header", "required": False, "schema": schema, "description": description}
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:

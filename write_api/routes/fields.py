@@ -2,20 +2,57 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
 import orjson
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from shared.events.payloads import Money
 
 SKU_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 
+# Request models strip surrounding whitespace (pydantic's `str_strip_whitespace`, which trims what Unicode calls
+# White_Space), so a text of spaces alone is empty, and refuse text holding NUL (PostgreSQL cannot store it). The
+# OpenAPI schema says both as patterns (documentation only: the models check): "no NUL", and "no NUL, and a
+# character that is not such whitespace", with the characters named so that every regular-expression dialect reads
+# them alike.
+NO_NUL = r"^[^\u0000]*$"
+_BLANK = r"\u0000\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK = rf"^[^\u0000]*[^{_BLANK}][^\u0000]*$"
+
+
+def text(max_length: int) -> Any:
+    """A text field of 1..max_length characters once stripped (`Annotated[str, text(200)]`)."""
+    return Field(min_length=1, max_length=max_length, json_schema_extra={"pattern": NOT_BLANK})
+
+
+def optional_text(max_length: int) -> Any:
+    """A text field of at most max_length characters that may be empty, or null (`... = optional_text(1000)`)."""
+    return Field(default=None, max_length=max_length, json_schema_extra={"pattern": NO_NUL})
+
+
+def _whole(value: Any) -> Any:
+    # JSON does not tell 1 from 1.0, nor does JSON Schema's "integer": a number with no fraction is a whole number.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# After the constraints (`Annotated[int, Field(gt=0), WHOLE]`), so that OpenAPI shows them as JSON Schema's own.
+WHOLE = BeforeValidator(_whole)
 WarehouseId = Annotated[str, Field(pattern=ID_PATTERN)]
-Quantity = Annotated[int, Field(gt=0, le=1_000_000, strict=True)]
+Quantity = Annotated[int, Field(gt=0, le=1_000_000, strict=True), WHOLE]
 
 
 def _no_nul(value: Any, path: str = "") -> None:
@@ -55,11 +92,34 @@ class RequestModel(BaseModel):
         return data
 
 
+AMOUNT_PATTERN = r"^[0-9]{1,12}(\.[0-9]{1,2})?$"
+_AMOUNT_TEXT = re.compile(AMOUNT_PATTERN)
+
+
+def _amount_schema(schema: dict[str, Any]) -> None:
+    schema.clear()
+    schema["anyOf"] = [
+        {"type": "string", "pattern": AMOUNT_PATTERN},
+        {"type": "number", "minimum": 0, "maximum": 999_999_999_999.99, "multipleOf": 0.01},
+    ]
+    schema["description"] = 'at most two decimal places, as a string (`"9.90"`) or a JSON number'
+
+
 class MoneyIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
-    amount: Decimal = Field(ge=0, max_digits=14, decimal_places=2, allow_inf_nan=False)
+    amount: Decimal = Field(
+        ge=0, max_digits=14, decimal_places=2, allow_inf_nan=False, json_schema_extra=_amount_schema
+    )
     currency: str = Field(pattern=r"^[A-Z]{3}$")
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _plain_decimal(cls, amount: Any) -> Any:
+        # pydantic reads "1e2", " 5" and ".5" as decimals too; the contract's amount is plain digits.
+        if isinstance(amount, str) and not _AMOUNT_TEXT.match(amount):
+            raise ValueError(f"must match {AMOUNT_PATTERN}")
+        return amount
 
     def to_money(self) -> Money:
         return Money(amount=self.amount, currency=self.currency)

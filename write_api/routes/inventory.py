@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import orjson
 from fastapi import Request, Response
@@ -12,23 +12,41 @@ from shared.auth import Role
 from shared.http_errors import ApiError
 from write_api.command_runner import Rejections, run_bulk, run_command, validation_rejection
 from write_api.commands import AdjustStock, ReceiveStock, SetLowStockThreshold
-from write_api.routes.answers import InventoryOut, render_inventory
+from write_api.routes.answers import InventoryOut, ReceiptsOut, render_inventory
 from write_api.routes.command_route import CommandRoute, Inputs
-from write_api.routes.fields import ID_PATTERN, SKU_PATTERN, Quantity, RequestModel, WarehouseId
+from write_api.routes.fields import (
+    ID_PATTERN,
+    SKU_PATTERN,
+    WHOLE,
+    Quantity,
+    RequestModel,
+    WarehouseId,
+    optional_text,
+)
 from write_api.service_layer import bulk_import
 
 
 class ReceiptIn(RequestModel):
     warehouse: WarehouseId
     quantity: Quantity
-    reference: str | None = Field(default=None, max_length=200)
+    reference: str | None = optional_text(200)
 
 
 class AdjustmentIn(RequestModel):
     warehouse: WarehouseId
-    delta: int = Field(ge=-1_000_000, le=1_000_000, strict=True)
+    delta: Annotated[
+        int,
+        Field(
+            ge=-1_000_000,
+            le=1_000_000,
+            strict=True,
+            description="units added (> 0) or removed (< 0); never 0",
+            json_schema_extra={"not": {"const": 0}},
+        ),
+        WHOLE,
+    ]
     reason: Literal["count_correction", "damaged", "lost", "found", "returned", "other"]
-    note: str | None = Field(default=None, max_length=1000)
+    note: str | None = optional_text(1000)
 
     @field_validator("delta")
     @classmethod
@@ -41,7 +59,7 @@ class AdjustmentIn(RequestModel):
 class ThresholdIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
-    low_stock_threshold: int = Field(ge=0, le=1_000_000, strict=True)
+    low_stock_threshold: Annotated[int, Field(ge=0, le=1_000_000, strict=True), WHOLE]
 
 
 class BatchReceiptIn(ReceiptIn):
@@ -120,7 +138,10 @@ WAREHOUSE = frozenset({Role.WAREHOUSE})
 BY_SKU = {"sku": SKU_PATTERN}
 ANSWER = "The SKU's stock per warehouse, with its version and position"
 ROUTES = [
-    CommandRoute("POST", "/inventory/receipts", receive_stock_batch, WAREHOUSE, "inventory"),
+    CommandRoute(
+        "POST", "/inventory/receipts", receive_stock_batch, WAREHOUSE, "inventory", items=BatchReceiptIn,
+        answer=ReceiptsOut, answer_description="How many receipts were applied, and each rejected one with its error",
+    ),
     CommandRoute(
         "POST", "/inventory/{sku}/receipts", receive_stock, WAREHOUSE, "inventory", params=BY_SKU, body=ReceiptIn,
         if_match=True, answer=InventoryOut, answer_description=ANSWER,

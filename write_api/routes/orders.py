@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import string
+from typing import Annotated
 
 from fastapi import Request, Response
 from pydantic import ConfigDict, Field
@@ -14,10 +15,10 @@ from write_api.command_runner import run_command
 from write_api.commands import AddOrderLine, CancelOrder, OrderLineRequest, PlaceOrder, ShipOrder
 from write_api.domain.orders import MAX_LINES
 from write_api.routes.answers import OrderOut, render_order
-from write_api.routes.command_route import CommandRoute, Inputs
-from write_api.routes.fields import ID_PATTERN, SKU_PATTERN, Quantity, RequestModel
+from write_api.routes.command_route import CommandRoute, Inputs, Link
+from write_api.routes.fields import ID_PATTERN, SKU_PATTERN, Quantity, RequestModel, optional_text, text
 
-EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$"
+EMAIL_PATTERN = r"^[^@\s\x00]{1,64}@[^@\s\x00]{1,255}\.[^@\s\x00]{1,63}$"
 _ALPHABET = string.ascii_uppercase + string.digits
 
 
@@ -32,17 +33,17 @@ def new_order_id() -> str:
 
 
 class CustomerIn(RequestModel):
-    id: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=200)
+    id: Annotated[str, text(64)]
+    name: Annotated[str, text(200)]
     email: str = Field(pattern=EMAIL_PATTERN, max_length=254)
 
 
 class AddressIn(RequestModel):
-    name: str = Field(min_length=1, max_length=200)
-    line1: str = Field(min_length=1, max_length=200)
-    line2: str | None = Field(default=None, max_length=200)
-    city: str = Field(min_length=1, max_length=100)
-    postal_code: str = Field(min_length=1, max_length=20)
+    name: Annotated[str, text(200)]
+    line1: Annotated[str, text(200)]
+    line2: str | None = optional_text(200)
+    city: Annotated[str, text(100)]
+    postal_code: Annotated[str, text(20)]
     country: str = Field(pattern=r"^[A-Z]{2}$")
 
 
@@ -65,15 +66,18 @@ class OrderIn(RequestModel):
 
 
 class CancelIn(RequestModel):
-    reason: str = Field(min_length=1, max_length=1000)
+    reason: Annotated[str, text(1000)]
 
 
 class ShipIn(RequestModel):
-    carrier: str | None = Field(default=None, max_length=100)
-    tracking_number: str | None = Field(default=None, max_length=100)
+    carrier: str | None = optional_text(100)
+    tracking_number: str | None = optional_text(100)
 
 
 async def place_order(request: Request, inputs: Inputs) -> Response:
+    """Reserves stock for every line (split over warehouses when no one warehouse can fill it), all or nothing; the
+    prices are the products' own. A line naming an unknown SKU is a 422 (`lines.<i>.sku`); a discontinued product or
+    too little stock is a 409 (`product_discontinued`, `insufficient_stock` with each short line)."""
     body: OrderIn = inputs.body
     customer, address = body.customer, body.shipping_address
     command = PlaceOrder(
@@ -86,6 +90,7 @@ async def place_order(request: Request, inputs: Inputs) -> Response:
 
 
 async def add_line(request: Request, inputs: Inputs) -> Response:
+    """Adds a line to a placed order, reserving its stock. An unknown SKU is a 422 (`lines.0.sku`)."""
     body: LineIn = inputs.body
     command = AddOrderLine(order_id=inputs.path["order_id"], line=body.to_request())
     return await run_command(request, command, role=inputs.role, render=render_order, expected_version=inputs.if_match)
@@ -106,10 +111,16 @@ async def ship_order(request: Request, inputs: Inputs) -> Response:
 STOREFRONT, BACKOFFICE = frozenset({Role.STOREFRONT}), frozenset({Role.BACKOFFICE})
 BY_ID = {"order_id": ID_PATTERN}
 ANSWER = "The order, with its version and position"
+BY_ANSWER = {"order_id": "$response.body#/order_id"}
+ORDER_LINKS = {
+    "AddLine": Link(add_line, BY_ANSWER),
+    "CancelOrder": Link(cancel_order, BY_ANSWER),
+    "ShipOrder": Link(ship_order, BY_ANSWER),
+}
 ROUTES = [
     CommandRoute(  # the busiest route of all: first
         "POST", "/orders", place_order, STOREFRONT, "orders", body=OrderIn, answer=OrderOut, answer_description=ANSWER,
-        status_code=201,
+        status_code=201, links=ORDER_LINKS,
     ),
     CommandRoute(
         "POST", "/orders/{order_id}/lines", add_line, STOREFRONT, "orders", params=BY_ID, body=LineIn, if_match=True,

@@ -12,23 +12,32 @@ from shared.auth import Role
 from shared.http_errors import ApiError
 from write_api.command_runner import run_bulk, run_command, validation_rejection
 from write_api.commands import ChangeProductDetails, ChangeProductPrice, DiscontinueProduct, RegisterProduct
-from write_api.routes.answers import ProductOut, render_product
-from write_api.routes.command_route import CommandRoute, Inputs
-from write_api.routes.fields import SKU_PATTERN, MoneyIn, RequestModel
+from write_api.routes.answers import ImportOut, ProductOut, render_product
+from write_api.routes.command_route import CommandRoute, Inputs, Link
+from write_api.routes.fields import NO_NUL, SKU_PATTERN, MoneyIn, RequestModel, optional_text, text
 from write_api.service_layer import bulk_import
 
+
+def _attributes_schema(schema: dict[str, Any]) -> None:
+    # pydantic writes a key pattern as `patternProperties`, which leaves keys that do not match it unchecked: say
+    # instead that every key matches it (`propertyNames`) and every value is a text.
+    ((pattern, values),) = schema.pop("patternProperties").items()
+    schema["propertyNames"] = {**schema.get("propertyNames", {}), "pattern": pattern}
+    schema["additionalProperties"] = values
+
+
 Attributes = Annotated[
-    dict[Annotated[str, Field(min_length=1, max_length=100)], Annotated[str, Field(max_length=1000)]],
-    Field(max_length=100),
+    dict[Annotated[str, text(100)], Annotated[str, Field(max_length=1000, json_schema_extra={"pattern": NO_NUL})]],
+    Field(max_length=100, json_schema_extra=_attributes_schema),
 ]
 
 
 class ProductIn(RequestModel):
     sku: str = Field(pattern=SKU_PATTERN)
-    name: str = Field(min_length=1, max_length=500)
-    description: str | None = Field(default=None, max_length=20_000)
-    brand: str | None = Field(default=None, min_length=1, max_length=200)
-    category: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Annotated[str, text(500)]
+    description: str | None = optional_text(20_000)
+    brand: Annotated[str, text(200)] | None = None
+    category: Annotated[str, text(200)] | None = None
     price: MoneyIn
     attributes: Attributes = Field(default_factory=dict)
 
@@ -45,17 +54,17 @@ class ProductIn(RequestModel):
 
 
 class ProductPatch(RequestModel):
-    name: str | None = Field(default=None, min_length=1, max_length=500)
-    description: str | None = Field(default=None, max_length=20_000)
-    brand: str | None = Field(default=None, min_length=1, max_length=200)
-    category: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Annotated[str, text(500)] | None = None
+    description: str | None = optional_text(20_000)
+    brand: Annotated[str, text(200)] | None = None
+    category: Annotated[str, text(200)] | None = None
     attributes: Attributes | None = None
 
 
 class DiscontinueIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str | None = Field(default=None, max_length=1000)
+    reason: str | None = optional_text(1000)
 
 
 async def import_products(request: Request, inputs: Inputs) -> Response:
@@ -135,12 +144,22 @@ async def discontinue_product(request: Request, inputs: Inputs) -> Response:
 
 CATALOG = frozenset({Role.CATALOG})
 BY_SKU = {"sku": SKU_PATTERN}
+BY_ANSWER = {"sku": "$response.body#/sku"}
 ANSWER = "The product, with its version and position"
+PRODUCT_LINKS = {
+    "ChangeProduct": Link(change_product, BY_ANSWER),
+    "ChangePrice": Link(change_price, BY_ANSWER),
+    "DiscontinueProduct": Link(discontinue_product, BY_ANSWER),
+}
 ROUTES = [
-    CommandRoute("POST", "/products/import", import_products, CATALOG, "products"),
+    CommandRoute(
+        "POST", "/products/import", import_products, CATALOG, "products", items=ProductIn, ndjson=True,
+        answer=ImportOut, answer_description="What the import created, updated and left unchanged, and each rejected "
+        "item with its error",
+    ),
     CommandRoute(
         "POST", "/products", register_product, CATALOG, "products", body=ProductIn, if_match=True, answer=ProductOut,
-        answer_description=ANSWER, status_code=201,
+        answer_description=ANSWER, status_code=201, links=PRODUCT_LINKS,
     ),
     CommandRoute(
         "PATCH", "/products/{sku}", change_product, CATALOG, "products", params=BY_SKU, body=ProductPatch,
